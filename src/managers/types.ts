@@ -1,0 +1,84 @@
+// The contract of a manager: how one kind of resource is checked, probed, diffed and changed.
+// Managers return scripts and parsers, never do I/O, so each is testable without a target.
+import type { Diagnostic } from '../core/errors.js';
+import type { Command } from '../core/shell.js';
+import type { Address, Attrs, Change, ManagerKind, Resource } from '../core/types.js';
+
+/** Settings from the spec that managers need (normalized, defaults applied). */
+export interface ManagerContext {
+  readonly specName: string;
+  /** Profile file on the target holding the spec's env vars; sourced by `run` steps. */
+  readonly envFile: string;
+  /** apt: run `apt-get update` when the newest list is older than this many seconds. */
+  readonly aptUpdateMaxAge: number;
+  /** apt: pass --no-install-recommends unless true. */
+  readonly aptInstallRecommends: boolean;
+}
+
+/** One resource to probe: by desired resource, by recorded state entry, or both. */
+export interface ProbeItem {
+  readonly address: Address;
+  readonly name: string;
+  /** Present when the spec declares the resource. */
+  readonly resource?: Resource;
+  /** Present when state records the resource. */
+  readonly recorded?: Attrs;
+}
+
+export interface ProbeResult {
+  /** Live attributes per address; an address missing from the map is absent on the target. */
+  readonly live: Map<Address, Attrs>;
+  /** Manager-level facts the commands need (e.g. apt list age, whether the tool exists). */
+  readonly facts: Attrs;
+}
+
+export interface DiffInput {
+  /** Desired resource from the spec; undefined when the resource was removed from the spec. */
+  readonly resource?: Resource;
+  /** Lock entry for this address; undefined when absent or when an update was requested. */
+  readonly locked?: Attrs;
+  /** Live attributes; undefined when absent on the target. */
+  readonly live?: Attrs;
+  /** Attributes recorded in state; undefined when state does not know the resource. */
+  readonly recorded?: Attrs;
+  /** Manager facts from the same probe. */
+  readonly facts: Attrs;
+}
+
+export interface CommandInput {
+  /** The non-noop changes of this manager in this batch, sorted by address. */
+  readonly changes: readonly Change[];
+  /** Desired resources by address, for payloads (file content, secret values). */
+  readonly resources: ReadonlyMap<Address, Resource>;
+  /** Facts from the refresh probe. */
+  readonly facts: Attrs;
+  /** Kinds that already had changes applied earlier in this apply (e.g. apt-source → apt-get update). */
+  readonly changedKinds: ReadonlySet<ManagerKind>;
+  readonly ctx: ManagerContext;
+}
+
+export interface Manager {
+  readonly kind: ManagerKind;
+  /** Attribute names compared between state and live to report drift. */
+  readonly tracked: readonly string[];
+  /** Grammar checks of names, versions, paths before anything reaches a shell. */
+  check(resource: Resource): Diagnostic[];
+  /** Shell fragment printing this manager's probe output on stdout. Must never fail the script. */
+  probeScript(items: readonly ProbeItem[], ctx: ManagerContext): string;
+  /** Parses what `probeScript` printed. */
+  parseProbe(output: string, items: readonly ProbeItem[], ctx: ManagerContext): ProbeResult;
+  /** The change that takes live to desired (always returns a Change; `noop` when converged). */
+  diff(input: DiffInput): Change;
+  /** One batch of commands applying `changes`. Run in order under `set -e`. */
+  commands(input: CommandInput): Command[];
+  /**
+   * What to write to the lock for a resource after apply, given its live attributes; undefined
+   * when the spec pins everything (nothing to lock).
+   */
+  lockEntry(resource: Resource, live: Attrs): Attrs | undefined;
+  /**
+   * Attributes to record in state after apply. Normally the live attributes; a manager may add
+   * facts only known at apply time (e.g. `run` records the command digest).
+   */
+  record(resource: Resource | undefined, live: Attrs | undefined, previous: Attrs | undefined): Attrs | undefined;
+}
