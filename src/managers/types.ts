@@ -43,6 +43,8 @@ export interface DiffInput {
   readonly recorded?: Attrs;
   /** Manager facts from the same probe. */
   readonly facts: Attrs;
+  /** `repro apply --update` named this resource (or all): re-resolve unpinned versions. */
+  readonly update: boolean;
 }
 
 export interface CommandInput {
