@@ -1,0 +1,263 @@
+// Walks a plan on a connected target: records noops, then runs one exec per batch (the batch's
+// commands under `set -e`, followed by a probe of the same resources), and merges what the probe
+// saw into state and lock after every batch. Invariants: state is written before a batch (with
+// its addresses as `pending`) and after it, so a killed apply leaves a state that says what was
+// in flight; a failed batch records what did land and its dependents are not attempted.
+import { CommandFailedError, ReproError } from '../core/errors.js';
+import type { Address, Attrs, Change, ManagerKind, Resource } from '../core/types.js';
+import type { IoHost } from '../core/io.js';
+import type { Manager } from '../managers/types.js';
+import type { Connection } from '../../providers/types.js';
+import type { Spec } from '../spec/types.js';
+import type { StateFile, StateResource } from '../state/format.js';
+import { writeState } from '../state/store.js';
+import { writeLock, type LockFile } from '../state/lock-file.js';
+import type { Plan } from '../plan/model.js';
+import { composeProbe, parseSections, SCRIPT_PRELUDE } from '../plan/refresh.js';
+import type { ResourceGraph } from '../graph/build.js';
+import { scheduleBatches, type Batch } from './schedule.js';
+
+export interface ApplyInput {
+  readonly plan: Plan;
+  readonly spec: Spec;
+  readonly graph: ResourceGraph;
+  readonly conn: Connection;
+  readonly managers: ReadonlyMap<ManagerKind, Manager>;
+  readonly statePath: string;
+  readonly state: StateFile;
+  readonly lockPath: string;
+  readonly lock: LockFile;
+  readonly io: IoHost;
+  /** Forward the target's command output as progress. */
+  readonly verbose?: boolean;
+  /** Destroy: keep lock entries (the lock belongs to the spec, not to the target). */
+  readonly destroy?: boolean;
+}
+
+export interface BatchFailure {
+  readonly kind: ManagerKind;
+  readonly addresses: readonly Address[];
+  readonly error: ReproError;
+}
+
+export interface ApplyResult {
+  readonly state: StateFile;
+  readonly lock: LockFile;
+  readonly applied: readonly Address[];
+  readonly failures: readonly BatchFailure[];
+  /** Changes skipped because something they depend on failed, with the address that failed. */
+  readonly notAttempted: readonly { address: Address; because: Address }[];
+}
+
+type MutableResources = Record<Address, StateResource>;
+
+export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
+  const { plan, spec, managers, io } = input;
+  const specResources = new Map<Address, Resource>(spec.resources.map((r) => [r.address, r]));
+  const wasPending = new Set(input.state.pending ?? []);
+  let state = input.state;
+  let lock = input.lock;
+  const resources: MutableResources = { ...state.resources };
+  const lockEntries: Record<Address, Attrs> = { ...lock.resources };
+  const updating = new Set(plan.update);
+  const lockFor = (addr: Address): Attrs | undefined =>
+    updating.has('*') || updating.has(addr) ? undefined : lock.resources[addr];
+
+  // 1. Record what needs no command: converged resources, vanished ones, adopted deletions.
+  const toRun: Change[] = [];
+  for (const change of plan.changes) {
+    const m = managers.get(change.kind)!;
+    const resource = input.destroy ? undefined : specResources.get(change.address);
+    const prev = resources[change.address];
+    if (change.action === 'noop') {
+      if (!resource) {
+        delete resources[change.address];
+        continue;
+      }
+      const attrs = m.record(resource, change.before, prev?.attributes);
+      if (attrs) {
+        const adopted = prev ? prev.adopted : change.before !== undefined && !wasPending.has(change.address);
+        resources[change.address] = { kind: change.kind, attributes: attrs, ...(adopted ? { adopted: true } : {}) };
+      }
+      if (change.before) setLock(lockEntries, change.address, m.lockEntry(resource, change.before));
+      continue;
+    }
+    if (change.action === 'delete' && prev?.adopted) {
+      io.notify('info', `${change.address}: forgotten (it was on the target before repro; left in place)`);
+      delete resources[change.address];
+      continue;
+    }
+    toRun.push(change);
+  }
+  state = await writeState(input.statePath, input.state, { ...state, resources: { ...resources }, pending: [] });
+  lock = await saveLock(input.lockPath, lock, lockEntries);
+
+  // 2. Run the batches.
+  const batches = scheduleBatches(toRun, input.graph.dag);
+  const applied: Address[] = [];
+  const failures: BatchFailure[] = [];
+  const skipped = new Map<Address, Address>();
+  const changedKinds = new Set<ManagerKind>();
+  const failedSet = new Set<Address>();
+  for (const [index, planned] of batches.entries()) {
+    // Changes that depend on a failed one are not attempted; the rest of the batch still runs.
+    const runnable: Change[] = [];
+    for (const c of planned.changes) {
+      const because = blocker(input.graph, c.address, failedSet);
+      if (because === undefined) {
+        runnable.push(c);
+      } else {
+        skipped.set(c.address, because);
+        failedSet.add(c.address);
+      }
+    }
+    if (runnable.length === 0) continue;
+    const batch: Batch = { kind: planned.kind, changes: runnable };
+    const m = managers.get(batch.kind)!;
+    const addresses = batch.changes.map((c) => c.address);
+    state = await writeState(input.statePath, state, { ...state, resources: { ...resources }, pending: addresses });
+    const commands = m.commands({
+      changes: batch.changes,
+      resources: specResources,
+      facts: plan.facts[batch.kind] ?? {},
+      changedKinds,
+      ctx: spec.ctx,
+    });
+    const items = batch.changes.map((c) => ({
+      address: c.address,
+      name: c.address.slice(c.kind.length + 1),
+      resource: input.destroy ? undefined : specResources.get(c.address),
+      recorded: resources[c.address]?.attributes,
+    }));
+    const groups = new Map([[batch.kind, items]]);
+    const script =
+      SCRIPT_PRELUDE +
+      `(\nset -e\n${commands.map((c) => c.script).join('\n')}\n) 1>&2 </dev/null\n` +
+      'repro_rc=$?\n' +
+      composeProbe(groups, managers, spec.ctx) +
+      'exit $repro_rc\n';
+    const display = commands.map((c) => c.display).join(' && ') || '(no command)';
+    io.notify('progress', `${batch.kind}: ${describeBatch(batch)}`);
+    const started = Date.now();
+    const res = await input.conn.exec(['/bin/sh', '-s'], {
+      stdin: script,
+      onStderr: input.verbose ? (chunk) => io.notify('progress', chunk.replace(/\n$/, '')) : undefined,
+    });
+    let liveAfter: Map<Address, Attrs>;
+    try {
+      liveAfter = parseSections(res.stdout, groups, managers, spec.ctx).live;
+    } catch {
+      // The probe after the batch did not complete (connection lost, shell killed): record nothing
+      // for this batch; `pending` stays set so the next plan knows.
+      const err = new CommandFailedError(display, res.exitCode, res.stderr, { address: addresses.join(', ') });
+      failures.push({ kind: batch.kind, addresses, error: err });
+      for (const a of addresses) failedSet.add(a);
+      for (const rest of batches.slice(index + 1)) {
+        for (const c of rest.changes) if (!skipped.has(c.address)) skipped.set(c.address, addresses[0]!);
+      }
+      break;
+    }
+    const ok = res.exitCode === 0;
+    for (const change of batch.changes) {
+      const resource = input.destroy ? undefined : specResources.get(change.address);
+      const now = liveAfter.get(change.address);
+      const prev = resources[change.address];
+      if (!resource) {
+        if (!now) delete resources[change.address];
+        continue;
+      }
+      const landed = ok
+        ? now !== undefined || change.kind === 'run'
+        : now !== undefined &&
+          m.diff({ resource, locked: lockFor(change.address), live: now, recorded: prev?.attributes, facts: {}, update: false })
+            .action === 'noop';
+      if (!landed) continue;
+      const attrs = m.record(resource, now, prev?.attributes);
+      if (attrs) resources[change.address] = { kind: change.kind, attributes: attrs };
+      else delete resources[change.address];
+      if (now) setLock(lockEntries, change.address, m.lockEntry(resource, now));
+      applied.push(change.address);
+    }
+    state = await writeState(input.statePath, state, { ...state, resources: { ...resources }, pending: [] });
+    lock = await saveLock(input.lockPath, lock, lockEntries);
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    if (ok) {
+      changedKinds.add(batch.kind);
+      io.notify('progress', `${batch.kind}: done in ${seconds}s`);
+    } else {
+      const err = new CommandFailedError(display, res.exitCode, res.stderr, {
+        address: culprit(batch, res.stderr) ?? addresses.join(', '),
+        hint: 'fix the cause and run `repro apply` again; what succeeded is recorded and will not be redone',
+      });
+      failures.push({ kind: batch.kind, addresses, error: err });
+      for (const a of addresses) failedSet.add(a);
+    }
+  }
+
+  // 3. Finish: the lock follows the spec; the state remembers which spec it converged to.
+  if (!input.destroy) {
+    for (const addr of Object.keys(lockEntries)) if (!specResources.has(addr)) delete lockEntries[addr];
+    lock = await saveLock(input.lockPath, lock, lockEntries);
+  }
+  if (failures.length === 0) {
+    state = await writeState(input.statePath, state, {
+      ...state,
+      spec_digest: input.destroy ? state.spec_digest : spec.digest,
+      resources: { ...resources },
+      pending: [],
+    });
+  }
+  return {
+    state,
+    lock,
+    applied,
+    failures,
+    notAttempted: [...skipped.entries()].map(([address, because]) => ({ address, because })).sort((a, b) =>
+      a.address < b.address ? -1 : 1,
+    ),
+  };
+}
+
+function setLock(entries: Record<Address, Attrs>, address: Address, entry: Attrs | undefined): void {
+  if (entry) entries[address] = entry;
+  else delete entries[address];
+}
+
+async function saveLock(path: string, previous: LockFile, entries: Record<Address, Attrs>): Promise<LockFile> {
+  const next: LockFile = { lock_version: previous.lock_version, resources: { ...entries } };
+  await writeLock(path, previous, next);
+  return next;
+}
+
+/** The failed address this one (transitively) depends on, if any. */
+function blocker(graph: ResourceGraph, address: Address, failed: ReadonlySet<Address>): Address | undefined {
+  if (!graph.dag.hasNode(address)) return undefined;
+  for (const f of [...failed].sort()) {
+    if (graph.dag.hasNode(f) && graph.dag.descendants([f]).has(address)) return f;
+  }
+  return undefined;
+}
+
+function describeBatch(batch: Batch): string {
+  const verbs: Record<string, string> = { create: 'create', update: 'update', replace: 'replace', delete: 'delete' };
+  const counts = new Map<string, number>();
+  for (const c of batch.changes) counts.set(verbs[c.action]!, (counts.get(verbs[c.action]!) ?? 0) + 1);
+  const what = [...counts.entries()].map(([v, n]) => `${v} ${n}`).join(', ');
+  const names = batch.changes.map((c) => c.address);
+  const shown = names.length > 4 ? `${names.slice(0, 4).join(', ')}, …` : names.join(', ');
+  return `${what} (${shown})`;
+}
+
+/** The resource a failure most likely belongs to: the one whose name the error output mentions. */
+function culprit(batch: Batch, stderr: string): Address | undefined {
+  const tail = stderr.split('\n').slice(-20).join('\n');
+  const hits = batch.changes.filter((c) => {
+    const name = c.address.slice(c.kind.length + 1);
+    return new RegExp(`(^|[^A-Za-z0-9+._/-])${escapeRe(name)}([^A-Za-z0-9+._-]|$)`, 'm').test(tail);
+  });
+  return hits.length === 1 ? hits[0]!.address : undefined;
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,50 @@
+// The repro command line: commander wiring only. Each command calls one engine function, picks a
+// view and sets the exit code (0 success, 1 error, 2 changes with --detailed-exitcode).
+import { Command, CommanderError } from 'commander';
+import { CliHost, type GlobalOptions } from './host.js';
+import { CliContext } from './context.js';
+import { reportError } from './errors.js';
+import { stats } from '../engine/target.js';
+import * as apply from './commands/apply.js';
+import * as destroy from './commands/destroy.js';
+import * as drift from './commands/drift.js';
+import * as graph from './commands/graph.js';
+import * as init from './commands/init.js';
+import * as plan from './commands/plan.js';
+import * as show from './commands/show.js';
+import * as validate from './commands/validate.js';
+
+/** Accepts Terraform's single-dash long options (`-out=FILE`, `-auto-approve`) too. */
+export function normalizeArgv(argv: readonly string[]): string[] {
+  return argv.map((a) => (/^-[a-z][a-z-]+(=.*)?$/.test(a) ? `-${a}` : a));
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const rawColor = !argv.includes('--no-color');
+  const host = new CliHost(rawColor);
+  const program = new Command();
+  const cli = new CliContext(host, () => program.opts<GlobalOptions>());
+  program
+    .name('repro')
+    .description('Declare a computational environment in one YAML spec and make a real machine match it.')
+    .option('-f, --spec <file>', 'the spec file', 'repro.yaml')
+    .option('-t, --target <name>', 'which target of the spec to work on')
+    .option('--state <file>', 'state file (default: state/<target>.json beside the spec)')
+    .option('--verbose', "show the target's command output as it runs")
+    .option('--debug', 'show stack traces and internal detail')
+    .option('--no-color', 'no colour in output (also: NO_COLOR=1)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .showHelpAfterError('(run `repro --help` for usage)');
+  for (const m of [init, validate, plan, apply, drift, destroy, show, graph]) m.register(program, cli);
+  try {
+    await program.parseAsync(normalizeArgv(argv), { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 1;
+    return reportError(host, e, argv.includes('--debug'));
+  } finally {
+    if (process.env['REPRO_STATS'] === '1') process.stderr.write(`repro: ${stats.execs} exec round trips\n`);
+  }
+  return cli.exitCode;
+}
+

@@ -1,0 +1,56 @@
+// Connects to a workspace's target through its provider, loaded lazily so that heavy clients
+// (dockerode) load only for the targets that need them. Wraps the connection to count exec
+// round trips, which the benchmark and `REPRO_STATS=1` report.
+import { ReproError } from '../core/errors.js';
+import { loadProvider } from '../../providers/index.js';
+import type { Connected, Connection, ExecOptions, ExecResult, Provider, TargetBinding } from '../../providers/types.js';
+import type { Workspace } from './workspace.js';
+
+export class CountingConnection implements Connection {
+  execs = 0;
+  constructor(private readonly inner: Connection) {}
+  get description(): string {
+    return this.inner.description;
+  }
+  exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
+    this.execs++;
+    return this.inner.exec(argv, opts);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** Exec round trips made by this process; reported on stderr when REPRO_STATS=1. */
+export const stats = { execs: 0 };
+
+export async function providerFor(ws: Workspace): Promise<Provider<unknown>> {
+  const provider = (await loadProvider(ws.target.provider)) as Provider<unknown>;
+  const problems = provider.check(ws.target.config);
+  if (problems.length > 0) {
+    throw new ReproError('target.invalid', `target '${ws.target.name}': ${problems.join('; ')}`, { at: ws.target.at });
+  }
+  return provider;
+}
+
+export async function connectTarget(
+  ws: Workspace,
+  binding: TargetBinding | null | undefined,
+  create: boolean,
+): Promise<(Connected & { connection: CountingConnection }) | undefined> {
+  const provider = await providerFor(ws);
+  const connected = await provider.connect(ws.target.config, {
+    binding: binding ?? undefined,
+    create,
+    io: ws.opts.io,
+    specDir: ws.spec.dir,
+  });
+  if (!connected) return undefined;
+  const counting = new CountingConnection(connected.connection);
+  const origExec = counting.exec.bind(counting);
+  counting.exec = (argv, opts) => {
+    stats.execs++;
+    return origExec(argv, opts);
+  };
+  return { ...connected, connection: counting };
+}
