@@ -90,8 +90,9 @@ export function buildGraph(resources: readonly Resource[]): ResourceGraph {
   const dag = new Dag<EdgeKind>();
   const byAddress = new Map(resources.map((r) => [r.address, r]));
   addResources(dag, resources);
-  addLayerEdges(dag, resources);
+  // Specific edges first: for a pair that is also layer-ordered, the more telling kind is kept.
   addProviderEdges(dag, resources);
+  addLayerEdges(dag, resources);
   addRunOrderEdges(dag, resources);
   const problems = addAfterEdges(dag, resources);
   if (problems.length > 0) throw new SpecError(problems);

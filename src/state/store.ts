@@ -3,7 +3,7 @@
 // byte-identical; a write that changes nothing but the serial is skipped; a reader never accepts
 // a file it does not understand.
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, copyFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, copyFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
@@ -164,7 +164,7 @@ export async function lockState(path: string, command: string): Promise<StateLoc
     });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ELOCKED') {
-      throw new StateLockedError(path, await describeHolder(lockDir));
+      throw new StateLockedError(path, await describeHolder(path));
     }
     throw new ReproError('state.lock', `cannot lock ${path}: ${(e as Error).message}`, { cause: e });
   }
@@ -175,20 +175,27 @@ export async function lockState(path: string, command: string): Promise<StateLoc
     command,
     since: new Date().toISOString(),
   };
+  // Beside the lock directory, not inside it: proper-lockfile removes the directory with rmdir.
+  const holderFile = `${path}.lock-holder.json`;
   try {
-    await writeFile(`${lockDir}/holder.json`, JSON.stringify(holder) + '\n');
+    await writeFile(holderFile, JSON.stringify(holder) + '\n');
   } catch {
     // The holder note is informative only.
   }
-  return { release: () => release() };
+  return {
+    release: async () => {
+      await rm(holderFile, { force: true });
+      await release();
+    },
+  };
 }
 
-async function describeHolder(lockDir: string): Promise<string> {
+async function describeHolder(path: string): Promise<string> {
   try {
-    const h = JSON.parse(await readFile(`${lockDir}/holder.json`, 'utf8')) as Holder;
+    const h = JSON.parse(await readFile(`${path}.lock-holder.json`, 'utf8')) as Holder;
     return `pid ${h.pid} (${h.user}@${h.host}, \`${h.command}\`, since ${h.since})`;
   } catch {
-    return `another process (lock directory ${lockDir})`;
+    return `another process (lock directory ${path}.lock)`;
   }
 }
 
