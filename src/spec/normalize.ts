@@ -1,0 +1,368 @@
+// Turns the schema-checked spec data into resources, targets and manager settings: the exact
+// `desired` attributes the managers are written against. Reads the files the spec points at
+// (apt keys, file sources) so their bytes travel as payloads and their hashes as attributes.
+// Invariants: a value the schema rejected (anything at or under a bad path) is skipped, never
+// guessed at, so one mistake yields one diagnostic; resources come out sorted by address; the
+// first declaration of an address wins and later ones are reported against it.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Diagnostic, SourceRef } from '../core/errors.js';
+import {
+  addressOf,
+  KINDS,
+  parseAddress,
+  type Address,
+  type Attrs,
+  type ManagerKind,
+  type Resource,
+} from '../core/types.js';
+import type { ManagerContext } from '../managers/types.js';
+import type { ProviderKind } from '../../providers/types.js';
+import { labelOf } from './schema.js';
+import type { Path, SpecSource } from './source.js';
+import { closest } from './suggest.js';
+import type { TargetSpec } from './types.js';
+
+export interface Normalized {
+  readonly name: string;
+  readonly os?: { readonly distribution?: string; readonly release?: string };
+  readonly ctx: ManagerContext;
+  readonly targets: TargetSpec[];
+  readonly resources: Resource[];
+  readonly diagnostics: Diagnostic[];
+}
+
+const DEFAULT_UPDATE_MAX_AGE = 86400;
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+type Rec = Record<string, unknown>;
+
+export async function normalize(
+  source: SpecSource,
+  dir: string,
+  badPaths: readonly string[],
+): Promise<Normalized> {
+  const n = new Normalizer(source, dir, badPaths);
+  await n.run();
+  const root = rec(source.data);
+  const name = str(root.name) ?? '';
+  const os = rec(root.os);
+  const apt = rec(os.apt);
+  const options = rec(root.options);
+  return {
+    name,
+    ...(root.os === undefined ? {} : { os: pick(os, ['distribution', 'release']) }),
+    ctx: {
+      specName: name,
+      envFile: str(options.env_file) ?? `/etc/profile.d/repro-${name}.sh`,
+      aptUpdateMaxAge: seconds(apt.update_max_age),
+      aptInstallRecommends: apt.install_recommends === true,
+    },
+    targets: n.targets(),
+    resources: [...n.resources.values()].sort((a, b) => compare(a.address, b.address)),
+    diagnostics: n.diagnostics,
+  };
+}
+
+class Normalizer {
+  readonly resources = new Map<Address, Resource>();
+  readonly diagnostics: Diagnostic[] = [];
+  private readonly data: Rec;
+
+  constructor(
+    private readonly source: SpecSource,
+    private readonly dir: string,
+    private readonly badPaths: readonly string[],
+  ) {
+    this.data = rec(source.data);
+  }
+
+  async run(): Promise<void> {
+    const os = rec(this.data.os);
+    const apt = rec(os.apt);
+    for (const [i, item] of this.items(apt.sources, ['os', 'apt', 'sources'])) {
+      await this.aptSource(item, ['os', 'apt', 'sources', i]);
+    }
+    for (const [i, item] of this.items(apt.packages, ['os', 'apt', 'packages'])) {
+      this.aptPackage(item, ['os', 'apt', 'packages', i]);
+    }
+    for (const [name, value] of Object.entries(rec(this.data.env))) {
+      if (this.ok(['env', name])) this.envVar(name, value);
+    }
+    for (const [i, item] of this.items(this.data.git, ['git'])) {
+      this.gitCheckout(rec(item), ['git', i]);
+    }
+    for (const [i, item] of this.items(this.data.files, ['files'])) {
+      await this.file(rec(item), ['files', i]);
+    }
+    for (const [i, item] of this.items(this.data.run, ['run'])) {
+      this.runStep(rec(item), ['run', i]);
+    }
+  }
+
+  targets(): TargetSpec[] {
+    const out: TargetSpec[] = [];
+    for (const [name, value] of Object.entries(rec(this.data.targets))) {
+      const at: Path = ['targets', name];
+      if (!this.ok(at)) continue;
+      const [provider, config] = Object.entries(rec(value))[0] ?? [];
+      if (provider === undefined) continue;
+      out.push({
+        name,
+        provider: provider as ProviderKind,
+        config: rec(config),
+        at: this.source.keyAt(at),
+      });
+    }
+    return out.sort((a, b) => compare(a.name, b.name));
+  }
+
+  private async aptSource(s: unknown, at: Path): Promise<void> {
+    const item = rec(s);
+    const name = String(item.name);
+    const desired: Attrs = {
+      name,
+      uri: String(item.uri),
+      suites: strings(item.suites),
+      components: strings(item.components),
+      trusted: item.trusted === true,
+    };
+    let payload: Buffer | undefined;
+    if (typeof item.key === 'string') {
+      payload = await this.readBeside(item.key, [...at, 'key'], 'key');
+      if (payload) desired.key_sha256 = sha256(payload);
+    }
+    this.add('apt-source', name, desired, item.after, at, payload);
+  }
+
+  private aptPackage(p: unknown, at: Path): void {
+    if (typeof p === 'string') {
+      const eq = p.indexOf('=');
+      const name = eq < 0 ? p : p.slice(0, eq);
+      const desired: Attrs = eq < 0 ? { name } : { name, version: p.slice(eq + 1) };
+      this.add('apt', name, desired, undefined, at);
+      return;
+    }
+    const item = rec(p);
+    const name = String(item.name);
+    const desired: Attrs = { name };
+    if (typeof item.version === 'string') desired.version = item.version;
+    this.add('apt', name, desired, item.after, at);
+  }
+
+  private envVar(name: string, value: unknown): void {
+    const at: Path = ['env', name];
+    const ref = this.source.keyAt(at);
+    if (typeof value !== 'object' || value === null) {
+      this.add('env', name, { value: String(value) }, undefined, at, undefined, ref);
+      return;
+    }
+    const v = value as Rec;
+    if ('value' in v) {
+      const text = String(v.value);
+      if (v.secret === true) {
+        const payload = Buffer.from(text, 'utf8');
+        this.add(
+          'env',
+          name,
+          { secret: true, value_sha256: sha256(payload) },
+          undefined,
+          at,
+          payload,
+          ref,
+        );
+      } else {
+        this.add('env', name, { value: text }, undefined, at, undefined, ref);
+      }
+      return;
+    }
+    const desired: Attrs = {};
+    const prepend = strings(v.prepend);
+    const append = strings(v.append);
+    if (prepend.length > 0) desired.prepend = prepend;
+    if (append.length > 0) desired.append = append;
+    if (prepend.length === 0 && append.length === 0) {
+      this.error(
+        'spec.invalid-value',
+        `${labelOf(at)}: 'prepend' and 'append' are both empty`,
+        ref,
+        {
+          hint: 'list at least one directory, or remove the variable',
+        },
+      );
+      return;
+    }
+    this.add('env', name, desired, undefined, at, undefined, ref);
+  }
+
+  private gitCheckout(item: Rec, at: Path): void {
+    const p = absolute(String(item.path));
+    const desired: Attrs = { path: p, url: String(item.url) };
+    if (typeof item.revision === 'string') desired.revision = item.revision;
+    this.add('git', p, desired, item.after, at);
+  }
+
+  private async file(item: Rec, at: Path): Promise<void> {
+    const p = absolute(String(item.path));
+    let payload: Buffer | undefined;
+    if (typeof item.content === 'string') payload = Buffer.from(item.content, 'utf8');
+    else if (typeof item.source === 'string') {
+      payload = await this.readBeside(item.source, [...at, 'source'], 'source');
+    }
+    if (!payload) return;
+    const desired: Attrs = { path: p, sha256: sha256(payload), size: payload.length };
+    if (typeof item.mode === 'string') desired.mode = item.mode.padStart(4, '0');
+    if (typeof item.owner === 'string') desired.owner = item.owner;
+    if (typeof item.source === 'string') desired.source = item.source;
+    this.add('file', p, desired, item.after, at, payload);
+  }
+
+  private runStep(item: Rec, at: Path): void {
+    const name = String(item.name);
+    const desired: Attrs = { name, command: String(item.command) };
+    for (const k of ['creates', 'unless', 'cwd'] as const) {
+      if (typeof item[k] === 'string') desired[k] = item[k];
+    }
+    desired.index = at[1] as number;
+    this.add('run', name, desired, item.after, at);
+  }
+
+  private add(
+    kind: ManagerKind,
+    name: string,
+    desired: Attrs,
+    after: unknown,
+    at: Path,
+    payload?: Buffer,
+    ref: SourceRef = this.source.valueAt(at),
+  ): void {
+    const address = addressOf(kind, name);
+    const first = this.resources.get(address);
+    if (first) {
+      this.error(
+        'spec.duplicate',
+        `${labelOf(at)}: duplicate resource ${address}, first declared at line ${first.at.line}`,
+        ref,
+        // The address is in the message already; no `address` field to print it twice.
+        { hint: 'declare each resource once; remove or merge this entry' },
+      );
+      return;
+    }
+    const resource: Resource = {
+      address,
+      kind,
+      name,
+      desired,
+      after: this.after(after, [...at, 'after']),
+      at: ref,
+      ...(payload ? { payload } : {}),
+    };
+    this.resources.set(address, resource);
+  }
+
+  /** `after:` as written; each entry must at least look like an address of a known kind. */
+  private after(after: unknown, at: Path): Address[] {
+    const list = strings(after);
+    list.forEach((entry, i) => {
+      const parsed = parseAddress(entry);
+      if (parsed && (KINDS as readonly string[]).includes(parsed.kind)) return;
+      const kind = parsed ? closest(parsed.kind, KINDS) : undefined;
+      this.error(
+        'spec.after',
+        `${labelOf([...at, i])}: '${entry}' is not a resource address; expected kind:name with kind one of ${KINDS.join(', ')}`,
+        this.source.valueAt([...at, i]),
+        kind && parsed ? { hint: `did you mean '${kind}:${parsed.name}'?` } : {},
+      );
+    });
+    return list;
+  }
+
+  private async readBeside(rel: string, at: Path, what: string): Promise<Buffer | undefined> {
+    const abs = path.resolve(this.dir, rel);
+    try {
+      return await readFile(abs);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const reason =
+        code === 'ENOENT'
+          ? 'no such file'
+          : code === 'EISDIR'
+            ? 'it is a directory'
+            : code === 'EACCES'
+              ? 'permission denied'
+              : String((err as Error).message);
+      this.error(
+        'spec.file-unreadable',
+        `${labelOf(at)}: cannot read '${rel}': ${reason}`,
+        this.source.valueAt(at),
+        { hint: `'${what}' paths are relative to the spec's directory (looked for ${abs})` },
+      );
+      return undefined;
+    }
+  }
+
+  private error(
+    code: string,
+    message: string,
+    at: SourceRef,
+    extra: { hint?: string; address?: string } = {},
+  ): void {
+    this.diagnostics.push({ severity: 'error', code, message, at, ...extra });
+  }
+
+  /** Items of a list the schema accepted, with their indexes; rejected items are skipped. */
+  private *items(list: unknown, at: Path): Generator<[number, unknown]> {
+    if (!Array.isArray(list)) return;
+    for (let i = 0; i < list.length; i++) if (this.ok([...at, i])) yield [i, list[i]];
+  }
+
+  private ok(at: Path): boolean {
+    const pointer = at
+      .map((s) => `/${String(s).replace(/~/g, '~0').replace(/\//g, '~1')}`)
+      .join('');
+    return !this.badPaths.some((b) => b === pointer || b.startsWith(`${pointer}/`));
+  }
+}
+
+function rec(v: unknown): Rec {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Rec) : {};
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function strings(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+function pick(o: Rec, keys: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of keys) if (typeof o[k] === 'string') out[k] = o[k];
+  return out;
+}
+
+/** `update_max_age` as seconds: a number as is, or `6h`/`30m`/`2d`/`90` (the schema checked it). */
+function seconds(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v !== 'string') return DEFAULT_UPDATE_MAX_AGE;
+  const m = /^([0-9]+)([smhd]?)$/.exec(v);
+  if (!m) return DEFAULT_UPDATE_MAX_AGE;
+  return Number(m[1]) * (DURATION_UNITS[m[2] || 's'] ?? 1);
+}
+
+/** Normalized absolute path; `/opt/src/x/` and `/opt/src/./x` name the same resource. */
+function absolute(p: string): string {
+  const n = path.posix.normalize(p);
+  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+}
+
+function sha256(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+/** Code-unit order: deterministic across locales, unlike localeCompare. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
