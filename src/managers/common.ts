@@ -1,0 +1,153 @@
+// Helpers shared by the managers: diagnostics, path grammar, the probe line protocol and the one
+// atomic "write these bytes to this path" shell fragment.
+//
+// Invariants:
+// - Probe fragments run inside a subshell with stdin from /dev/null, so a fragment can neither
+//   leak variables or `cd` into the next one nor read the script from stdin. Each output line is
+//   `TAG<TAB>INDEX<TAB>fields…`, where INDEX is the item's position in the `items` array the
+//   fragment was built from; names and paths never need to round-trip through the output.
+// - File content only reaches a script as base64 (a string of [A-Za-z0-9+/=]), so no content can
+//   break out of its quotes or show up in a Command's display.
+import type { Diagnostic } from '../core/errors.js';
+import { shellQuote } from '../core/shell.js';
+import type { Attrs, JsonValue, Resource } from '../core/types.js';
+
+export { sha256Hex } from '../core/canonical.js';
+
+export function diag(resource: Resource, code: string, message: string, hint?: string): Diagnostic {
+  return {
+    severity: 'error',
+    code,
+    message,
+    at: resource.at,
+    address: resource.address,
+    ...(hint === undefined ? {} : { hint }),
+  };
+}
+
+/** The exact string value of `desired[key]`, or undefined when absent or not a string. */
+export function str(attrs: Attrs | undefined, key: string): string | undefined {
+  const v = attrs?.[key];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function strList(attrs: Attrs | undefined, key: string): string[] | undefined {
+  const v = attrs?.[key];
+  if (!Array.isArray(v)) return undefined;
+  return v.filter((x): x is string => typeof x === 'string');
+}
+
+/** Control characters (including newline and tab) have no place in paths, names or URLs we manage. */
+// eslint-disable-next-line no-control-regex
+export const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Why `path` is not an acceptable absolute, normalized path, or undefined when it is. Normalized
+ * means no empty, `.` or `..` segments and no trailing slash, so one file has one address.
+ */
+export function pathProblem(path: string): string | undefined {
+  if (!path.startsWith('/')) return 'must be an absolute path';
+  if (path === '/') return 'must not be the root directory';
+  if (CONTROL.test(path)) return 'must not contain control characters (newline, tab, …)';
+  const segments = path.slice(1).split('/');
+  if (segments.some((s) => s === '' || s === '.' || s === '..')) {
+    return 'must be normalized (no "//", "/./", "/../" or trailing "/")';
+  }
+  return undefined;
+}
+
+export function parentDir(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
+
+/** Wraps a probe fragment so it cannot leak state into, or read the input of, the whole script. */
+export function probeFragment(lines: readonly string[]): string {
+  // No indentation: a line may continue a quoted multi-line string (e.g. a run step's `unless`).
+  return ['(', ...lines, ') </dev/null'].join('\n');
+}
+
+/** One parsed probe line: its tag and tab-separated fields. */
+export interface ProbeLine {
+  readonly tag: string;
+  readonly fields: readonly string[];
+}
+
+/** Splits a probe section into tagged lines; lines without a tab (noise) are ignored. */
+export function probeLines(output: string): ProbeLine[] {
+  const out: ProbeLine[] = [];
+  for (const line of output.split('\n')) {
+    const i = line.indexOf('\t');
+    if (i <= 0) continue;
+    out.push({ tag: line.slice(0, i), fields: line.slice(i + 1).split('\t') });
+  }
+  return out;
+}
+
+/** The item index a probe line refers to, when it is a valid index into `length` items. */
+export function itemIndex(field: string | undefined, length: number): number | undefined {
+  if (field === undefined || !/^[0-9]+$/.test(field)) return undefined;
+  const n = Number(field);
+  return n < length ? n : undefined;
+}
+
+/** `printf` of a constant error message to stderr followed by `exit 1`, for use inside scripts. */
+export function failScript(message: string): string {
+  return `printf '%s\\n' ${shellQuote(message)} >&2; exit 1`;
+}
+
+export interface WriteFileOptions {
+  readonly path: string;
+  readonly content: Buffer;
+  /** Mode to set, 4 octal digits; undefined keeps the mode of the file being replaced (0644 if new). */
+  readonly mode?: string;
+  /** chown argument (`user` or `user:group`); undefined keeps the owner of the file being replaced. */
+  readonly owner?: string;
+}
+
+/**
+ * Shell text that writes `content` to `path` atomically: a temp file in the same directory, mode
+ * and owner set on the temp file, then `mv` over the target. A directory at `path` is refused with
+ * a message naming it. Variables are prefixed `_r_` to keep out of the user's way.
+ */
+export function writeFileScript(o: WriteFileOptions): string {
+  const p = shellQuote(o.path);
+  const dir = shellQuote(parentDir(o.path));
+  const b64 = o.content.toString('base64');
+  const lines = [
+    `if [ -d ${p} ]; then ${failScript(`repro: ${o.path} is a directory, not a file; remove it or choose another path`)}; fi`,
+    `mkdir -p ${dir}`,
+    `_r_tmp=$(mktemp ${shellQuote(`${parentDir(o.path) === '/' ? '' : parentDir(o.path)}/.repro-XXXXXX`)})`,
+    `printf '%s' ${shellQuote(b64)} | base64 -d > "$_r_tmp"`,
+  ];
+  // mktemp creates the file 0600: carry over the replaced file's mode and owner unless managed.
+  if (o.mode !== undefined) {
+    lines.push(`chmod ${shellQuote(o.mode)} "$_r_tmp"`);
+  } else {
+    lines.push(
+      `if [ -e ${p} ]; then chmod "$(stat -L -c %a ${p})" "$_r_tmp"; else chmod 0644 "$_r_tmp"; fi`,
+    );
+  }
+  if (o.owner !== undefined) {
+    lines.push(`chown ${shellQuote(o.owner)} "$_r_tmp"`);
+  } else {
+    lines.push(`if [ -e ${p} ]; then chown "$(stat -L -c %u:%g ${p})" "$_r_tmp"; fi`);
+  }
+  lines.push(`mv -f "$_r_tmp" ${p}`);
+  return lines.join('\n');
+}
+
+/** Deep equality for JSON values (attribute comparison in diffs). */
+export function jsonEqual(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    return Array.isArray(b) && a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
+  }
+  if (typeof a === 'object' && typeof b === 'object' && !Array.isArray(b)) {
+    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
+    const kb = Object.keys(b).filter((k) => b[k] !== undefined);
+    return ka.length === kb.length && ka.every((k) => jsonEqual(a[k], b[k]));
+  }
+  return false;
+}

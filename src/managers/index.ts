@@ -1,0 +1,33 @@
+// The registry of managers, one per resource kind. Other folders get managers only from here.
+import type { ManagerKind } from '../core/types.js';
+import { aptSource } from './apt-source.js';
+import { apt } from './apt.js';
+import { env } from './env.js';
+import { file } from './file.js';
+import { git } from './git.js';
+import { run } from './run.js';
+import type { Manager } from './types.js';
+
+export type {
+  CommandInput,
+  DiffInput,
+  Manager,
+  ManagerContext,
+  ProbeItem,
+  ProbeResult,
+} from './types.js';
+
+export const MANAGERS: ReadonlyMap<ManagerKind, Manager> = new Map<ManagerKind, Manager>([
+  ['apt-source', aptSource],
+  ['apt', apt],
+  ['env', env],
+  ['git', git],
+  ['file', file],
+  ['run', run],
+]);
+
+export function getManager(kind: ManagerKind): Manager {
+  const m = MANAGERS.get(kind);
+  if (!m) throw new Error(`no manager for resource kind ${kind}`);
+  return m;
+}
