@@ -248,14 +248,23 @@ function describeBatch(batch: Batch): string {
   return `${what} (${shown})`;
 }
 
-/** The resource a failure most likely belongs to: the one whose name the error output mentions. */
+/**
+ * The resource a failure most likely belongs to: the one whose name the error lines mention
+ * (`E: Unable to locate package X`, `repro: git checkout X has local changes`), else the one the
+ * whole tail mentions. Undefined when that is not a single resource.
+ */
 function culprit(batch: Batch, stderr: string): Address | undefined {
-  const tail = stderr.split('\n').slice(-20).join('\n');
-  const hits = batch.changes.filter((c) => {
-    const name = c.address.slice(c.kind.length + 1);
-    return new RegExp(`(^|[^A-Za-z0-9+._/-])${escapeRe(name)}([^A-Za-z0-9+._-]|$)`, 'm').test(tail);
-  });
-  return hits.length === 1 ? hits[0]!.address : undefined;
+  const tail = stderr.split('\n').slice(-20);
+  const errorLines = tail.filter((l) => /^(E:|error|fatal|repro:)|\berror\b/i.test(l)).join('\n');
+  for (const text of [errorLines, tail.join('\n')]) {
+    const hits = batch.changes.filter((c) => {
+      const name = c.address.slice(c.kind.length + 1);
+      return new RegExp(`(^|[^A-Za-z0-9+._/-])${escapeRe(name)}([^A-Za-z0-9+._-]|$)`, 'm').test(text);
+    });
+    if (hits.length === 1) return hits[0]!.address;
+    if (hits.length > 1) return undefined;
+  }
+  return undefined;
 }
 
 function escapeRe(s: string): string {
