@@ -97,7 +97,9 @@ export function checkPlanFresh(plan: Plan, ws: Workspace, state: StateFile | und
     throw new StalePlanError(
       lineage === null
         ? `the state it was made against (${ws.statePath}) no longer exists`
-        : `the state file ${ws.statePath} was replaced since the plan was made (different lineage)`,
+        : plan.state.lineage === null
+          ? `the target had no state when the plan was made; an apply has run since`
+          : `the state file ${ws.statePath} was replaced since the plan was made (different lineage)`,
     );
   }
   const serial = state?.serial ?? 0;

@@ -37,7 +37,8 @@ export interface Workspace {
 
 /** Loads and checks the spec and builds its graph; throws SpecError listing every problem. */
 export async function loadCheckedSpec(specPath: string): Promise<{ spec: Spec; graph: ResourceGraph }> {
-  const spec = await loadSpec(resolve(specPath), {
+  // Positions name the file as the user gave it (`repro.yaml:7:5`); Spec.file is absolute.
+  const spec = await loadSpec(specPath, {
     check: (r) => MANAGERS.get(r.kind)?.check(r) ?? [],
   });
   return { spec, graph: buildGraph(spec.resources) };
