@@ -264,6 +264,22 @@ export const apt = {
     ) {
       out.push({ display: 'apt-get update', script: 'apt-get update -q' });
     }
+    // A pinned package whose dependencies demand an exact version (`libjq1 (= 1.6-2.1+deb12u2)`,
+    // from the same source package) cannot be installed when a newer candidate of the
+    // dependency exists: apt's resolver picks the candidate. Pin those dependencies too (found
+    // with apt-cache, so the words are apt's own: names and versions of Debian's grammar), and
+    // mark the ones that were not installed before as automatically installed.
+    const pinned = installs.filter((i) => i.includes('='));
+    if (pinned.length > 0) {
+      out.push({
+        display: 'pin exact-version dependencies of pinned packages',
+        script: [
+          String.raw`repro_exact=$(for repro_p in ${pinned.map(shellQuote).join(' ')}; do apt-cache show "$repro_p" 2>/dev/null | sed -n '1,/^$/s/^\(Pre-\)\{0,1\}Depends: //p'; done | tr ',|' '\n\n' | sed -n 's/^ *\([a-z0-9][a-z0-9+.-]*\)\(:[a-z0-9]*\)\{0,1\} *(= *\([A-Za-z0-9.+~:-]*\)).*$/\1=\3/p' | sort -u)`,
+          "repro_new=''",
+          'for repro_d in $repro_exact; do dpkg-query -W -f=\'${db:Status-Abbrev}\' "${repro_d%%=*}" 2>/dev/null | grep -q \'^ii\' || repro_new="$repro_new ${repro_d%%=*}"; done',
+        ].join('\n'),
+      });
+    }
     const argv = [
       'apt-get',
       'install',
@@ -278,10 +294,17 @@ export const apt = {
       ...installs,
       ...removals,
     ];
+    const exact = pinned.length > 0 ? ' $repro_exact' : '';
     out.push({
       display: shellJoin(['apt-get', 'install', ...installs, ...removals]),
-      script: `DEBIAN_FRONTEND=noninteractive ${shellJoin(argv)}`,
+      script: `DEBIAN_FRONTEND=noninteractive ${shellJoin(argv)}${exact}`,
     });
+    if (pinned.length > 0) {
+      out.push({
+        display: 'apt-mark auto (dependencies pinned above)',
+        script: '[ -z "$repro_new" ] || apt-mark auto $repro_new >/dev/null',
+      });
+    }
     return out;
   },
 

@@ -135,7 +135,8 @@ export function computeDrift(
     }
     const attrs = tracked
       .filter((t) => !sameValue(entry.attributes[t], now[t]))
-      .map((t) => ({ name: t, recorded: entry.attributes[t] ?? null, live: now[t] ?? null }));
+      .map((t) => ({ name: t, recorded: entry.attributes[t] ?? null, live: now[t] ?? null }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     if (attrs.length > 0) items.push({ address, kind: entry.kind, status: 'changed', attributes: attrs });
   }
   return items.sort(compareByLayer);

@@ -2,7 +2,6 @@
 // spec and committed beside it. Applying to a new target installs these, never a fresh
 // resolution, until `repro apply --update`. Canonical JSON; written atomically only on change.
 import { readFile } from 'node:fs/promises';
-import writeFileAtomic from 'write-file-atomic';
 import { ReproError } from '../core/errors.js';
 import { canonicalJson } from '../core/canonical.js';
 import type { Address, Attrs } from '../core/types.js';
@@ -55,6 +54,7 @@ export function serializeLock(lock: LockFile): string {
 /** Writes the lock when its content changed. Returns true when it wrote. */
 export async function writeLock(path: string, previous: LockFile, next: LockFile): Promise<boolean> {
   if (serializeLock(previous) === serializeLock(next)) return false;
+  const { default: writeFileAtomic } = await import('write-file-atomic');
   await writeFileAtomic(path, serializeLock(next), { fsync: true });
   return true;
 }

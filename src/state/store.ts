@@ -6,8 +6,6 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, copyFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { dirname } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
-import lockfile from 'proper-lockfile';
 import { ReproError, StateLockedError } from '../core/errors.js';
 import { canonicalJson } from '../core/canonical.js';
 import type { ProviderKind } from '../../providers/types.js';
@@ -126,6 +124,8 @@ export async function writeState(
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
   }
+  // Loaded on first write: commands that only read state (validate, plan, show) skip it.
+  const { default: writeFileAtomic } = await import('write-file-atomic');
   await writeFileAtomic(path, serializeState(written), { fsync: true });
   return written;
 }
@@ -151,6 +151,7 @@ export async function lockState(path: string, command: string): Promise<StateLoc
   await mkdir(dirname(path), { recursive: true });
   const lockDir = `${path}.lock`;
   let release: () => Promise<void>;
+  const { default: lockfile } = await import('proper-lockfile');
   try {
     release = await lockfile.lock(path, {
       realpath: false,

@@ -97,7 +97,7 @@ export async function runContract(h: TargetHarness, dir: string, step: (name: st
     const v = expectCode(await repro(dir, ['-f', spec, 'validate']), 0, 'validate');
     assert.match(v.stdout, /The spec is valid: 7 resources, 2 targets \(first, second\)\./);
     const p = expectCode(await repro(dir, [...first, 'plan', '--detailed-exitcode']), 2, 'plan');
-    assert.match(p.stdout, /\+ apt:jq\n\s+version: "1\.6-2\.1\+deb12u2"/);
+    assert.match(p.stdout, /\+ apt:jq .*\n\s+arch: "amd64"\n\s+version: "1\.6-2\.1\+deb12u2"/);
     assert.match(p.stdout, /\+ apt-source:security/);
     assert.match(p.stdout, /Plan: 7 to add, 0 to change, 0 to destroy\./);
   });
@@ -158,7 +158,7 @@ export async function runContract(h: TargetHarness, dir: string, step: (name: st
 
   await step('apply --update re-resolves one package and the plan shows old → new', async () => {
     const p = expectCode(await repro(dir, [...first, 'plan', '--update', 'apt:jq']), 0, 'plan --update');
-    assert.match(p.stdout, /~ apt:jq\n\s+version: "1\.6-2\.1\+deb12u2" → "1\.6-2\.1\+deb12u3"/);
+    assert.match(p.stdout, /~ apt:jq .*\n\s+version: "1\.6-2\.1\+deb12u2" → "1\.6-2\.1\+deb12u3"/);
     assert.match(p.stdout, /Plan: 0 to add, 1 to change, 0 to destroy\./);
     expectCode(await repro(dir, [...first, 'apply', '--auto-approve', '--update', 'apt:jq']), 0, 'apply --update');
     assert.equal(await dpkgVersion(h, 'first', 'jq'), JQ_NEW);
@@ -214,7 +214,7 @@ export async function runContract(h: TargetHarness, dir: string, step: (name: st
     else assert.notEqual(await h.try('first', 'test -e /opt/src/demo'), 0, 'the checkout repro made is gone');
     expectCode(await repro(dir, [...second, 'destroy', '--auto-approve']), 0, 'destroy second');
     // second existed before repro: its adopted git stays, what repro installed goes.
-    assert.equal(await h.try('second', 'command -v jq'), 1);
+    assert.notEqual(await h.try('second', 'command -v jq'), 0);
     assert.equal(await h.try('second', 'command -v git'), 0);
   });
 }
