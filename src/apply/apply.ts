@@ -53,7 +53,10 @@ type MutableResources = Record<Address, StateResource>;
 
 export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   const { plan, spec, managers, io } = input;
-  const specResources = new Map<Address, Resource>(spec.resources.map((r) => [r.address, r]));
+  // Destroy converges to an empty spec: managers that rewrite whole files (env) must see none.
+  const specResources = new Map<Address, Resource>(
+    input.destroy ? [] : spec.resources.map((r) => [r.address, r]),
+  );
   const wasPending = new Set(input.state.pending ?? []);
   let state = input.state;
   let lock = input.lock;

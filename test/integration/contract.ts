@@ -168,6 +168,7 @@ export async function runContract(h: TargetHarness, dir: string, step: (name: st
 
   await step('a second target reproduces exactly the locked versions and commit', async () => {
     await h.precreate('second');
+    await writeFile(spec, specYaml(h, { git: true })); // the harness may only now know where it is
     await h.sh('second', 'DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq git >/dev/null');
     await h.sh('second', UPSTREAM_SETUP);
     await h.sh('second', SECOND_COMMIT); // upstream moved on; the lock must win
