@@ -5,8 +5,11 @@
 // folded into their parent's message (the schema writes those branches inline so their schema
 // paths share the parent's prefix); a wrong type hides every other complaint about the same value;
 // a missing key that a misspelt key would have supplied is not reported twice.
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Diagnostic } from '../core/errors.js';
 import type { Path, SpecSource } from './source.js';
 import { closest } from './suggest.js';
@@ -22,6 +25,10 @@ const SCHEMA_URLS = [
   new URL('../../../schemas/spec.schema.json', import.meta.url),
   new URL('../../schemas/spec.schema.json', import.meta.url),
 ];
+// Written by scripts/build-validators.mjs (part of `npm run build`): dist/schemas/ beside dist/src/.
+const PRECOMPILED_URL = new URL('../../schemas/spec.validate.cjs', import.meta.url);
+
+type Precompiled = ValidateFunction & { schemaSha256?: unknown };
 
 let compiled: Promise<ValidateFunction> | undefined;
 
@@ -37,6 +44,13 @@ function compileSchema(): Promise<ValidateFunction> {
         `spec schema not found at ${SCHEMA_URLS.map((u) => u.pathname).join(' or ')}`,
       );
     }
+    // The build's precompiled validator, used only if it was generated from this very schema text;
+    // otherwise (run from source, schema edited since the build) compile it here as before.
+    const precompiled = loadPrecompiled();
+    if (precompiled?.schemaSha256 === createHash('sha256').update(text).digest('hex')) {
+      return precompiled;
+    }
+    const { Ajv } = await import('ajv');
     const ajv = new Ajv({
       allErrors: true,
       // parentSchema gives the allowed keys for did-you-mean and the x-expected/x-message texts.
@@ -45,11 +59,20 @@ function compileSchema(): Promise<ValidateFunction> {
       // Branches such as {required: [content]} deliberately carry no `type`: the enclosing schema
       // has one, and a wrong type is reported once, by it.
       strictTypes: false,
+      // Keep in step with scripts/build-validators.mjs.
       keywords: ['x-expected', 'x-message'],
     });
     return ajv.compile(JSON.parse(text) as object);
   })();
   return compiled;
+}
+
+function loadPrecompiled(): Precompiled | undefined {
+  try {
+    return createRequire(import.meta.url)(fileURLToPath(PRECOMPILED_URL)) as Precompiled;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function validateSchema(source: SpecSource): Promise<SchemaResult> {

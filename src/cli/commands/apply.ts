@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { ReproError } from '../../core/errors.js';
 import { openWorkspace } from '../../engine/workspace.js';
-import { applyTarget, parseUpdate } from '../../engine/operations.js';
 import { renderPlan } from '../../plan/render.js';
 import type { CliContext } from '../context.js';
 import { reportApply } from '../report.js';
@@ -20,6 +19,8 @@ export function register(program: Command, cli: CliContext): void {
           hint: 'use `repro plan --update --out FILE`, then `repro apply FILE`',
         });
       }
+      // Loaded here, not at start-up: only the commands that touch a target need the engine.
+      const { applyTarget, parseUpdate } = await import('../../engine/operations.js');
       const ws = await openWorkspace(cli.workspaceOptions());
       const outcome = await applyTarget(ws, {
         planFile,

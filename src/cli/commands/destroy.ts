@@ -2,7 +2,6 @@
 // not create, the resources it installed, leaving alone what was there before).
 import type { Command } from 'commander';
 import { openWorkspace } from '../../engine/workspace.js';
-import { destroyTarget } from '../../engine/operations.js';
 import { renderPlan } from '../../plan/render.js';
 import type { CliContext } from '../context.js';
 import { reportApply } from '../report.js';
@@ -13,6 +12,8 @@ export function register(program: Command, cli: CliContext): void {
     .description('remove what repro created on the target')
     .option('--auto-approve', 'destroy without asking for confirmation')
     .action(async (opts: { autoApprove?: boolean }) => {
+      // Loaded here, not at start-up: only the commands that touch a target need the engine.
+      const { destroyTarget } = await import('../../engine/operations.js');
       const ws = await openWorkspace(cli.workspaceOptions());
       const outcome = await destroyTarget(ws, {
         onPlan: (plan) => cli.host.print(renderPlan(plan, { color: cli.host.colorOut })),

@@ -1,7 +1,6 @@
 // `repro drift`: what changed on the target behind repro's back since the last apply.
 import type { Command } from 'commander';
 import { openWorkspace } from '../../engine/workspace.js';
-import { driftTarget } from '../../engine/operations.js';
 import { plural, renderDrift } from '../../plan/render.js';
 import { canonicalJson } from '../../core/canonical.js';
 import type { CliContext } from '../context.js';
@@ -14,6 +13,8 @@ export function register(program: Command, cli: CliContext): void {
     .option('--detailed-exitcode', 'exit 0 when there is no drift, 2 when there is, 1 on error')
     .option('--accept', 'record the live values into the state')
     .action(async (opts: { json?: boolean; detailedExitcode?: boolean; accept?: boolean }) => {
+      // Loaded here, not at start-up: only the commands that touch a target need the engine.
+      const { driftTarget } = await import('../../engine/operations.js');
       const ws = await openWorkspace(cli.workspaceOptions());
       const r = await driftTarget(ws, opts.accept === true);
       const { host } = cli;

@@ -1,7 +1,6 @@
 // `repro plan`: refresh once, print the plan (human or --json), optionally save it.
 import type { Command } from 'commander';
 import { openWorkspace } from '../../engine/workspace.js';
-import { parseUpdate, planTarget, savePlan } from '../../engine/operations.js';
 import { hasChanges } from '../../plan/model.js';
 import { renderPlan } from '../../plan/render.js';
 import { canonicalJson } from '../../core/canonical.js';
@@ -16,6 +15,8 @@ export function register(program: Command, cli: CliContext): void {
     .option('--detailed-exitcode', 'exit 0 when converged, 2 when there are changes, 1 on error')
     .option('--update [address...]', 're-resolve unpinned versions (all, or the addresses named) instead of using repro.lock')
     .action(async (opts: { out?: string; json?: boolean; detailedExitcode?: boolean; update?: string[] | boolean }) => {
+      // Loaded here, not at start-up: only the commands that touch a target need the engine.
+      const { parseUpdate, planTarget, savePlan } = await import('../../engine/operations.js');
       const ws = await openWorkspace(cli.workspaceOptions());
       const { plan } = await planTarget(ws, parseUpdate(opts.update));
       if (opts.json) cli.host.print(canonicalJson(plan).trimEnd());
