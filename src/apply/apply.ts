@@ -79,20 +79,33 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       }
       const attrs = m.record(resource, change.before, prev?.attributes);
       if (attrs) {
-        const adopted = prev ? prev.adopted : change.before !== undefined && !wasPending.has(change.address);
-        resources[change.address] = { kind: change.kind, attributes: attrs, ...(adopted ? { adopted: true } : {}) };
+        const adopted = prev
+          ? prev.adopted
+          : change.before !== undefined && !wasPending.has(change.address);
+        resources[change.address] = {
+          kind: change.kind,
+          attributes: attrs,
+          ...(adopted ? { adopted: true } : {}),
+        };
       }
       if (change.before) setLock(lockEntries, change.address, m.lockEntry(resource, change.before));
       continue;
     }
     if (change.action === 'delete' && prev?.adopted) {
-      io.notify('info', `${change.address}: forgotten (it was on the target before repro; left in place)`);
+      io.notify(
+        'info',
+        `${change.address}: forgotten (it was on the target before repro; left in place)`,
+      );
       delete resources[change.address];
       continue;
     }
     toRun.push(change);
   }
-  state = await writeState(input.statePath, input.state, { ...state, resources: { ...resources }, pending: [] });
+  state = await writeState(input.statePath, input.state, {
+    ...state,
+    resources: { ...resources },
+    pending: [],
+  });
   lock = await saveLock(input.lockPath, lock, lockEntries);
 
   // 2. Run the batches.
@@ -118,7 +131,11 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     const batch: Batch = { kind: planned.kind, changes: runnable };
     const m = managers.get(batch.kind)!;
     const addresses = batch.changes.map((c) => c.address);
-    state = await writeState(input.statePath, state, { ...state, resources: { ...resources }, pending: addresses });
+    state = await writeState(input.statePath, state, {
+      ...state,
+      resources: { ...resources },
+      pending: addresses,
+    });
     const commands = m.commands({
       changes: batch.changes,
       resources: specResources,
@@ -144,7 +161,9 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     const started = Date.now();
     const res = await input.conn.exec(['/bin/sh', '-s'], {
       stdin: script,
-      onStderr: input.verbose ? (chunk) => io.notify('progress', chunk.replace(/\n$/, '')) : undefined,
+      onStderr: input.verbose
+        ? (chunk) => io.notify('progress', chunk.replace(/\n$/, ''))
+        : undefined,
     });
     let liveAfter: Map<Address, Attrs>;
     try {
@@ -152,11 +171,14 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     } catch {
       // The probe after the batch did not complete (connection lost, shell killed): record nothing
       // for this batch; `pending` stays set so the next plan knows.
-      const err = new CommandFailedError(display, res.exitCode, res.stderr, { address: addresses.join(', ') });
+      const err = new CommandFailedError(display, res.exitCode, res.stderr, {
+        address: addresses.join(', '),
+      });
       failures.push({ kind: batch.kind, addresses, error: err });
       for (const a of addresses) failedSet.add(a);
       for (const rest of batches.slice(index + 1)) {
-        for (const c of rest.changes) if (!skipped.has(c.address)) skipped.set(c.address, addresses[0]!);
+        for (const c of rest.changes)
+          if (!skipped.has(c.address)) skipped.set(c.address, addresses[0]!);
       }
       break;
     }
@@ -172,8 +194,14 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       const landed = ok
         ? now !== undefined || change.kind === 'run'
         : now !== undefined &&
-          m.diff({ resource, locked: lockFor(change.address), live: now, recorded: prev?.attributes, facts: {}, update: false })
-            .action === 'noop';
+          m.diff({
+            resource,
+            locked: lockFor(change.address),
+            live: now,
+            recorded: prev?.attributes,
+            facts: {},
+            update: false,
+          }).action === 'noop';
       if (!landed) continue;
       const attrs = m.record(resource, now, prev?.attributes);
       if (attrs) resources[change.address] = { kind: change.kind, attributes: attrs };
@@ -181,7 +209,11 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       if (now) setLock(lockEntries, change.address, m.lockEntry(resource, now));
       applied.push(change.address);
     }
-    state = await writeState(input.statePath, state, { ...state, resources: { ...resources }, pending: [] });
+    state = await writeState(input.statePath, state, {
+      ...state,
+      resources: { ...resources },
+      pending: [],
+    });
     lock = await saveLock(input.lockPath, lock, lockEntries);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     if (ok) {
@@ -199,7 +231,8 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
 
   // 3. Finish: the lock follows the spec; the state remembers which spec it converged to.
   if (!input.destroy) {
-    for (const addr of Object.keys(lockEntries)) if (!specResources.has(addr)) delete lockEntries[addr];
+    for (const addr of Object.keys(lockEntries))
+      if (!specResources.has(addr)) delete lockEntries[addr];
     lock = await saveLock(input.lockPath, lock, lockEntries);
   }
   if (failures.length === 0) {
@@ -215,25 +248,37 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     lock,
     applied,
     failures,
-    notAttempted: [...skipped.entries()].map(([address, because]) => ({ address, because })).sort((a, b) =>
-      a.address < b.address ? -1 : 1,
-    ),
+    notAttempted: [...skipped.entries()]
+      .map(([address, because]) => ({ address, because }))
+      .sort((a, b) => (a.address < b.address ? -1 : 1)),
   };
 }
 
-function setLock(entries: Record<Address, Attrs>, address: Address, entry: Attrs | undefined): void {
+function setLock(
+  entries: Record<Address, Attrs>,
+  address: Address,
+  entry: Attrs | undefined,
+): void {
   if (entry) entries[address] = entry;
   else delete entries[address];
 }
 
-async function saveLock(path: string, previous: LockFile, entries: Record<Address, Attrs>): Promise<LockFile> {
+async function saveLock(
+  path: string,
+  previous: LockFile,
+  entries: Record<Address, Attrs>,
+): Promise<LockFile> {
   const next: LockFile = { lock_version: previous.lock_version, resources: { ...entries } };
   await writeLock(path, previous, next);
   return next;
 }
 
 /** The failed address this one (transitively) depends on, if any. */
-function blocker(graph: ResourceGraph, address: Address, failed: ReadonlySet<Address>): Address | undefined {
+function blocker(
+  graph: ResourceGraph,
+  address: Address,
+  failed: ReadonlySet<Address>,
+): Address | undefined {
   if (!graph.dag.hasNode(address)) return undefined;
   for (const f of [...failed].sort()) {
     if (graph.dag.hasNode(f) && graph.dag.descendants([f]).has(address)) return f;
@@ -242,9 +287,15 @@ function blocker(graph: ResourceGraph, address: Address, failed: ReadonlySet<Add
 }
 
 function describeBatch(batch: Batch): string {
-  const verbs: Record<string, string> = { create: 'create', update: 'update', replace: 'replace', delete: 'delete' };
+  const verbs: Record<string, string> = {
+    create: 'create',
+    update: 'update',
+    replace: 'replace',
+    delete: 'delete',
+  };
   const counts = new Map<string, number>();
-  for (const c of batch.changes) counts.set(verbs[c.action]!, (counts.get(verbs[c.action]!) ?? 0) + 1);
+  for (const c of batch.changes)
+    counts.set(verbs[c.action]!, (counts.get(verbs[c.action]!) ?? 0) + 1);
   const what = [...counts.entries()].map(([v, n]) => `${v} ${n}`).join(', ');
   const names = batch.changes.map((c) => c.address);
   const shown = names.length > 4 ? `${names.slice(0, 4).join(', ')}, …` : names.join(', ');
@@ -262,7 +313,9 @@ function culprit(batch: Batch, stderr: string): Address | undefined {
   for (const text of [errorLines, tail.join('\n')]) {
     const hits = batch.changes.filter((c) => {
       const name = c.address.slice(c.kind.length + 1);
-      return new RegExp(`(^|[^A-Za-z0-9+._/-])${escapeRe(name)}([^A-Za-z0-9+._-]|$)`, 'm').test(text);
+      return new RegExp(`(^|[^A-Za-z0-9+._/-])${escapeRe(name)}([^A-Za-z0-9+._-]|$)`, 'm').test(
+        text,
+      );
     });
     if (hits.length === 1) return hits[0]!.address;
     if (hits.length > 1) return undefined;

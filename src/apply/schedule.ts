@@ -18,7 +18,9 @@ export function scheduleBatches(changes: readonly Change[], dag: Dag): Batch[] {
     if (group.length > 0) batches.push({ kind, changes: group });
   }
   const pending = new Map<Address, Change>(
-    changes.filter((c) => c.action === 'create' || c.action === 'update' || c.action === 'replace').map((c) => [c.address, c]),
+    changes
+      .filter((c) => c.action === 'create' || c.action === 'update' || c.action === 'replace')
+      .map((c) => [c.address, c]),
   );
   while (pending.size > 0) {
     const ready = [...pending.values()].filter((c) =>

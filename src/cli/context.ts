@@ -17,16 +17,26 @@ export class CliContext {
 
   workspaceOptions(): WorkspaceOptions {
     const g = this.globals();
-    return { specPath: g.spec, target: g.target, statePath: g.state, io: this.host, verbose: g.verbose };
+    return {
+      specPath: g.spec,
+      target: g.target,
+      statePath: g.state,
+      io: this.host,
+      verbose: g.verbose,
+    };
   }
 
   /** Interactive confirmation; without a TTY, only --auto-approve may proceed. */
   async confirm(autoApprove: boolean, question: string): Promise<boolean> {
     if (autoApprove) return true;
     if (!process.stdin.isTTY) {
-      throw new ReproError('cli.no-tty', 'refusing to change the target without confirmation: stdin is not a terminal', {
-        hint: 'review `repro plan`, then run again with --auto-approve (or apply a saved plan file)',
-      });
+      throw new ReproError(
+        'cli.no-tty',
+        'refusing to change the target without confirmation: stdin is not a terminal',
+        {
+          hint: 'review `repro plan`, then run again with --auto-approve (or apply a saved plan file)',
+        },
+      );
     }
     return this.host.confirm(question);
   }

@@ -8,7 +8,10 @@ export function reportError(host: CliHost, e: unknown, debug: boolean): number {
   if (e instanceof SpecError) {
     const errors = e.diagnostics.filter((d) => d.severity === 'error');
     for (const d of e.diagnostics) process.stderr.write(c.red(formatDiagnostic(d)) + '\n');
-    process.stderr.write(c.red(`Error: the spec has ${errors.length} problem${errors.length === 1 ? '' : 's'}.`) + '\n');
+    process.stderr.write(
+      c.red(`Error: the spec has ${errors.length} problem${errors.length === 1 ? '' : 's'}.`) +
+        '\n',
+    );
   } else if (e instanceof ReproError) {
     const where = e.at ? `${formatSourceRef(e.at)}: ` : '';
     const addr = e.address ? ` [${e.address}]` : '';
@@ -17,7 +20,10 @@ export function reportError(host: CliHost, e: unknown, debug: boolean): number {
   } else {
     const msg = e instanceof Error ? e.message : String(e);
     process.stderr.write(c.red(`Error: ${msg}`) + '\n');
-    if (!debug) process.stderr.write('  hint: this looks like a bug in repro; run again with --debug for details\n');
+    if (!debug)
+      process.stderr.write(
+        '  hint: this looks like a bug in repro; run again with --debug for details\n',
+      );
   }
   if (debug && e instanceof Error && e.stack) process.stderr.write(c.dim(e.stack) + '\n');
   return 1;

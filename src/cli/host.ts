@@ -14,7 +14,9 @@ export interface GlobalOptions {
 }
 
 export function useColor(stream: NodeJS.WriteStream, flag: boolean): boolean {
-  return flag && stream.isTTY === true && !('NO_COLOR' in process.env && process.env['NO_COLOR'] !== '');
+  return (
+    flag && stream.isTTY === true && !('NO_COLOR' in process.env && process.env['NO_COLOR'] !== '')
+  );
 }
 
 export class CliHost implements IoHost {
@@ -28,14 +30,17 @@ export class CliHost implements IoHost {
   }
   notify(level: Level, text: string): void {
     const c = this.err;
-    const line = level === 'warn' ? c.yellow(`Warning: ${text}`) : level === 'progress' ? c.dim(text) : text;
+    const line =
+      level === 'warn' ? c.yellow(`Warning: ${text}`) : level === 'progress' ? c.dim(text) : text;
     process.stderr.write(line + '\n');
   }
   async confirm(question: string): Promise<boolean> {
     if (!process.stdin.isTTY) return false;
     const rl = createInterface({ input: process.stdin, output: process.stderr });
     try {
-      const answer = await rl.question(`${question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: `);
+      const answer = await rl.question(
+        `${question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: `,
+      );
       return answer.trim() === 'yes';
     } finally {
       rl.close();

@@ -26,7 +26,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const cli = new CliContext(host, () => program.opts<GlobalOptions>());
   program
     .name('repro')
-    .description('Declare a computational environment in one YAML spec and make a real machine match it.')
+    .description(
+      'Declare a computational environment in one YAML spec and make a real machine match it.',
+    )
     .option('-f, --spec <file>', 'the spec file', 'repro.yaml')
     .option('-t, --target <name>', 'which target of the spec to work on')
     .option('--state <file>', 'state file (default: state/<target>.json beside the spec)')
@@ -36,15 +38,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError('(run `repro --help` for usage)');
-  for (const m of [init, validate, plan, apply, drift, destroy, show, graph]) m.register(program, cli);
+  for (const m of [init, validate, plan, apply, drift, destroy, show, graph])
+    m.register(program, cli);
   try {
     await program.parseAsync(normalizeArgv(argv), { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 1;
     return reportError(host, e, argv.includes('--debug'));
   } finally {
-    if (process.env['REPRO_STATS'] === '1') process.stderr.write(`repro: ${stats.execs} exec round trips\n`);
+    if (process.env['REPRO_STATS'] === '1')
+      process.stderr.write(`repro: ${stats.execs} exec round trips\n`);
   }
   return cli.exitCode;
 }
-

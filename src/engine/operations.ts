@@ -8,7 +8,13 @@ import type { Address } from '../core/types.js';
 import type { StateFile } from '../state/format.js';
 import { lockState, newState, writeState } from '../state/store.js';
 import { readLock } from '../state/lock-file.js';
-import { computeDrift, computePlan, acceptDrift, probeItems, type UpdateSelection } from '../plan/compute.js';
+import {
+  computeDrift,
+  computePlan,
+  acceptDrift,
+  probeItems,
+  type UpdateSelection,
+} from '../plan/compute.js';
 import { hasChanges, PLAN_FORMAT_VERSION, type DriftItem, type Plan } from '../plan/model.js';
 import { EMPTY_LIVE, refresh, type Live } from '../plan/refresh.js';
 import { applyPlan, type ApplyResult } from '../apply/apply.js';
@@ -75,11 +81,21 @@ export async function loadPlan(file: string): Promise<Plan> {
     });
   }
   const plan = raw as Plan;
-  if (!plan || typeof plan !== 'object' || !Array.isArray(plan.changes) || typeof plan.format_version !== 'number') {
-    throw new ReproError('plan.read', `${file} is not a repro plan`, { hint: 'give the file written by `repro plan -out FILE`' });
+  if (
+    !plan ||
+    typeof plan !== 'object' ||
+    !Array.isArray(plan.changes) ||
+    typeof plan.format_version !== 'number'
+  ) {
+    throw new ReproError('plan.read', `${file} is not a repro plan`, {
+      hint: 'give the file written by `repro plan -out FILE`',
+    });
   }
   if (plan.format_version > PLAN_FORMAT_VERSION) {
-    throw new ReproError('plan.future', `${file} was written by a newer repro (plan format ${plan.format_version})`);
+    throw new ReproError(
+      'plan.future',
+      `${file} was written by a newer repro (plan format ${plan.format_version})`,
+    );
   }
   return plan;
 }
@@ -87,7 +103,9 @@ export async function loadPlan(file: string): Promise<Plan> {
 /** Refuses a saved plan whose target, spec or state moved since it was made. */
 export function checkPlanFresh(plan: Plan, ws: Workspace, state: StateFile | undefined): void {
   if (plan.target.name !== ws.target.name) {
-    throw new StalePlanError(`it was made for target '${plan.target.name}', not '${ws.target.name}'`);
+    throw new StalePlanError(
+      `it was made for target '${plan.target.name}', not '${ws.target.name}'`,
+    );
   }
   if (plan.spec_digest !== ws.spec.digest) {
     throw new StalePlanError(`${ws.spec.file} changed since the plan was made`);
@@ -158,7 +176,8 @@ export async function applyTarget(ws: Workspace, opts: ApplyOptions): Promise<Ap
       }
     }
     if (!connected) connected = await connectTarget(ws, state?.target.binding, true);
-    if (!connected) throw new ReproError('target.missing', `target '${ws.target.name}' could not be created`);
+    if (!connected)
+      throw new ReproError('target.missing', `target '${ws.target.name}' could not be created`);
     try {
       state = await bindState(ws, state, connected.binding);
       const result = await applyPlan({
@@ -184,7 +203,11 @@ export async function applyTarget(ws: Workspace, opts: ApplyOptions): Promise<Ap
 }
 
 /** Creates the state on first apply and records the provider's binding. */
-async function bindState(ws: Workspace, state: StateFile | undefined, binding: TargetBinding): Promise<StateFile> {
+async function bindState(
+  ws: Workspace,
+  state: StateFile | undefined,
+  binding: TargetBinding,
+): Promise<StateFile> {
   const base = state ?? newState(ws.target.name, ws.target.provider, ws.spec.digest);
   return writeState(ws.statePath, state, { ...base, target: { ...base.target, binding } });
 }
@@ -198,7 +221,9 @@ export interface DriftResult {
 }
 
 export async function driftTarget(ws: Workspace, accept: boolean): Promise<DriftResult> {
-  const release = accept ? (await lockState(ws.statePath, 'repro drift --accept')).release : async () => {};
+  const release = accept
+    ? (await lockState(ws.statePath, 'repro drift --accept')).release
+    : async () => {};
   try {
     const state = await readTargetState(ws);
     if (!state) return { drift: [], state, targetGone: false, accepted: false };
@@ -247,13 +272,21 @@ export async function destroyTarget(ws: Workspace, opts: DestroyOptions): Promis
       if (!(await opts.confirm(plan))) return { plan, aborted: true };
       if (!connected) {
         // The target is already gone: forget what state recorded about it.
-        await writeState(ws.statePath, state, { ...state, resources: {}, target: { ...state.target, binding: null } });
+        await writeState(ws.statePath, state, {
+          ...state,
+          resources: {},
+          target: { ...state.target, binding: null },
+        });
         return { plan, aborted: false };
       }
       if (ownsTarget) {
         await connected.connection.close();
         const provider = await providerFor(ws);
-        const removed = await provider.destroy(ws.target.config, { binding: binding!, io: ws.opts.io, specDir: ws.spec.dir });
+        const removed = await provider.destroy(ws.target.config, {
+          binding: binding!,
+          io: ws.opts.io,
+          specDir: ws.spec.dir,
+        });
         if (removed) {
           const written = await writeState(ws.statePath, state, {
             ...state,
@@ -274,7 +307,11 @@ export async function destroyTarget(ws: Workspace, opts: DestroyOptions): Promis
         }
       }
       const active = ownsTarget ? await connectTarget(ws, binding, false) : connected;
-      if (!active) throw new ReproError('target.missing', `target '${ws.target.name}' disappeared during destroy`);
+      if (!active)
+        throw new ReproError(
+          'target.missing',
+          `target '${ws.target.name}' disappeared during destroy`,
+        );
       const result = await applyPlan({
         plan,
         spec: ws.spec,
@@ -301,8 +338,10 @@ export async function destroyTarget(ws: Workspace, opts: DestroyOptions): Promis
 
 function describeBinding(provider: string, binding: TargetBinding | null): string {
   if (!binding) return `${provider} target`;
-  if (provider === 'docker') return `docker container ${String(binding['container_name'] ?? binding['container_id'])} (created by repro) and everything in it`;
-  if (provider === 'chroot') return `chroot root ${String(binding['path'])} (created by repro) and everything in it`;
+  if (provider === 'docker')
+    return `docker container ${String(binding['container_name'] ?? binding['container_id'])} (created by repro) and everything in it`;
+  if (provider === 'chroot')
+    return `chroot root ${String(binding['path'])} (created by repro) and everything in it`;
   return `${provider} target`;
 }
 

@@ -3,7 +3,14 @@
 // round trips, which the benchmark and `REPRO_STATS=1` report.
 import { ReproError } from '../core/errors.js';
 import { loadProvider } from '../../providers/index.js';
-import type { Connected, Connection, ExecOptions, ExecResult, Provider, TargetBinding } from '../../providers/types.js';
+import type {
+  Connected,
+  Connection,
+  ExecOptions,
+  ExecResult,
+  Provider,
+  TargetBinding,
+} from '../../providers/types.js';
 import type { Workspace } from './workspace.js';
 
 export class CountingConnection implements Connection {
@@ -28,7 +35,9 @@ export async function providerFor(ws: Workspace): Promise<Provider<unknown>> {
   const provider = (await loadProvider(ws.target.provider)) as Provider<unknown>;
   const problems = provider.check(ws.target.config);
   if (problems.length > 0) {
-    throw new ReproError('target.invalid', `target '${ws.target.name}': ${problems.join('; ')}`, { at: ws.target.at });
+    throw new ReproError('target.invalid', `target '${ws.target.name}': ${problems.join('; ')}`, {
+      at: ws.target.at,
+    });
   }
   return provider;
 }

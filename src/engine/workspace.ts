@@ -36,7 +36,9 @@ export interface Workspace {
 }
 
 /** Loads and checks the spec and builds its graph; throws SpecError listing every problem. */
-export async function loadCheckedSpec(specPath: string): Promise<{ spec: Spec; graph: ResourceGraph }> {
+export async function loadCheckedSpec(
+  specPath: string,
+): Promise<{ spec: Spec; graph: ResourceGraph }> {
   // Positions name the file as the user gave it (`repro.yaml:7:5`); Spec.file is absolute.
   const spec = await loadSpec(specPath, {
     check: (r) => MANAGERS.get(r.kind)?.check(r) ?? [],
@@ -56,9 +58,13 @@ export function selectTarget(spec: Spec, name: string | undefined): TargetSpec {
     return t;
   }
   if (spec.targets.length === 1) return spec.targets[0]!;
-  throw new ReproError('target.ambiguous', `${spec.file} names ${names.length} targets; choose one with --target`, {
-    hint: `targets in this spec: ${names.join(', ')}`,
-  });
+  throw new ReproError(
+    'target.ambiguous',
+    `${spec.file} names ${names.length} targets; choose one with --target`,
+    {
+      hint: `targets in this spec: ${names.join(', ')}`,
+    },
+  );
 }
 
 export async function openWorkspace(opts: WorkspaceOptions): Promise<Workspace> {
@@ -83,7 +89,10 @@ export async function openWorkspace(opts: WorkspaceOptions): Promise<Workspace> 
 /** Reads the target's state and checks that it belongs to this target. */
 export async function readTargetState(ws: Workspace): Promise<StateFile | undefined> {
   const state = await readState(ws.statePath);
-  if (state && (state.target.name !== ws.target.name || state.target.provider !== ws.target.provider)) {
+  if (
+    state &&
+    (state.target.name !== ws.target.name || state.target.provider !== ws.target.provider)
+  ) {
     throw new ReproError(
       'state.mismatch',
       `state file ${ws.statePath} belongs to target '${state.target.name}' (${state.target.provider}), not '${ws.target.name}' (${ws.target.provider})`,

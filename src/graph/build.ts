@@ -117,8 +117,12 @@ export function renderDot(graph: ResourceGraph, name: string): string {
   for (const kind of KINDS) {
     const nodes = [...graph.resources.values()].filter((r) => r.kind === kind);
     if (nodes.length === 0) continue;
-    lines.push(`  subgraph ${JSON.stringify(`cluster_${kind}`)} {`, `    label=${JSON.stringify(kind)};`);
-    for (const r of nodes.sort((a, b) => compareByLayer(a, b))) lines.push(`    ${JSON.stringify(r.address)};`);
+    lines.push(
+      `  subgraph ${JSON.stringify(`cluster_${kind}`)} {`,
+      `    label=${JSON.stringify(kind)};`,
+    );
+    for (const r of nodes.sort((a, b) => compareByLayer(a, b)))
+      lines.push(`    ${JSON.stringify(r.address)};`);
     lines.push('  }');
   }
   const style: Record<EdgeKind, string> = {

@@ -82,5 +82,9 @@ export interface Manager {
    * Attributes to record in state after apply. Normally the live attributes; a manager may add
    * facts only known at apply time (e.g. `run` records the command digest).
    */
-  record(resource: Resource | undefined, live: Attrs | undefined, previous: Attrs | undefined): Attrs | undefined;
+  record(
+    resource: Resource | undefined,
+    live: Attrs | undefined,
+    previous: Attrs | undefined,
+  ): Attrs | undefined;
 }

@@ -20,13 +20,21 @@ export function probeItems(
   for (const r of resources) {
     byAddress.set(r.address, {
       kind: r.kind,
-      item: { address: r.address, name: r.name, resource: r, recorded: state?.resources[r.address]?.attributes },
+      item: {
+        address: r.address,
+        name: r.name,
+        resource: r,
+        recorded: state?.resources[r.address]?.attributes,
+      },
     });
   }
   for (const [address, entry] of Object.entries(state?.resources ?? {})) {
     if (byAddress.has(address)) continue;
     const name = address.slice(entry.kind.length + 1);
-    byAddress.set(address, { kind: entry.kind, item: { address, name, recorded: entry.attributes } });
+    byAddress.set(address, {
+      kind: entry.kind,
+      item: { address, name, recorded: entry.attributes },
+    });
   }
   const groups = new Map<ManagerKind, ProbeItem[]>();
   for (const kind of KINDS) groups.set(kind, []);
@@ -90,7 +98,9 @@ export function computePlan(input: PlanInput): Plan {
   }
   for (const c of changes) {
     if ((c.action === 'delete' || c.action === 'replace') && state?.resources[c.address]?.adopted) {
-      warnings.push(`${c.address} was on the target before repro managed it; removing it from the spec only forgets it`);
+      warnings.push(
+        `${c.address} was on the target before repro managed it; removing it from the spec only forgets it`,
+      );
     }
   }
   return {
@@ -100,8 +110,7 @@ export function computePlan(input: PlanInput): Plan {
     state: { lineage: state?.lineage ?? null, serial: state?.serial ?? 0 },
     create_target: input.createTarget ?? null,
     destroy_target: input.destroyTarget ?? null,
-    update:
-      input.update === 'all' ? ['*'] : input.update ? [...input.update].sort() : [],
+    update: input.update === 'all' ? ['*'] : input.update ? [...input.update].sort() : [],
     drift: computeDrift(state, live, managers),
     changes,
     summary: summarize(changes),
@@ -137,7 +146,8 @@ export function computeDrift(
       .filter((t) => !sameValue(entry.attributes[t], now[t]))
       .map((t) => ({ name: t, recorded: entry.attributes[t] ?? null, live: now[t] ?? null }))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    if (attrs.length > 0) items.push({ address, kind: entry.kind, status: 'changed', attributes: attrs });
+    if (attrs.length > 0)
+      items.push({ address, kind: entry.kind, status: 'changed', attributes: attrs });
   }
   return items.sort(compareByLayer);
 }

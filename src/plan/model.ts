@@ -13,7 +13,11 @@ export interface DriftItem {
   /** `removed`: recorded but absent now; `changed`: tracked attributes differ. */
   readonly status: 'removed' | 'changed';
   /** Tracked attributes that differ, recorded → live. */
-  readonly attributes: readonly { name: string; recorded: Attrs[string] | null; live: Attrs[string] | null }[];
+  readonly attributes: readonly {
+    name: string;
+    recorded: Attrs[string] | null;
+    live: Attrs[string] | null;
+  }[];
 }
 
 export interface Plan {
@@ -56,5 +60,9 @@ export function summarize(changes: readonly Change[]): Plan['summary'] {
 }
 
 export function hasChanges(plan: Plan): boolean {
-  return plan.create_target !== null || plan.destroy_target !== null || plan.changes.some((c) => c.action !== 'noop');
+  return (
+    plan.create_target !== null ||
+    plan.destroy_target !== null ||
+    plan.changes.some((c) => c.action !== 'noop')
+  );
 }

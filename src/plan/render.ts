@@ -12,7 +12,10 @@ export interface RenderOptions {
 
 const HIDDEN = new Set(['name', 'path']); // already in the address
 
-function palette(color: boolean): { c: ChalkInstance; action: Record<Action, (s: string) => string> } {
+function palette(color: boolean): {
+  c: ChalkInstance;
+  action: Record<Action, (s: string) => string>;
+} {
   const c = new Chalk({ level: color ? 1 : 0 });
   return {
     c,
@@ -35,12 +38,17 @@ function attrLines(change: Change): string[] {
   const after = change.after ?? {};
   const before = change.before ?? {};
   const unknown = new Set(change.afterUnknown ?? []);
-  const keys = [...new Set([...Object.keys(after), ...unknown])].filter((k) => !HIDDEN.has(k)).sort();
+  const keys = [...new Set([...Object.keys(after), ...unknown])]
+    .filter((k) => !HIDDEN.has(k))
+    .sort();
   const lines: string[] = [];
   if (change.action === 'create') {
-    for (const k of keys) lines.push(`${k}: ${unknown.has(k) ? '(known after apply)' : formatValue(after[k])}`);
+    for (const k of keys)
+      lines.push(`${k}: ${unknown.has(k) ? '(known after apply)' : formatValue(after[k])}`);
   } else if (change.action === 'update' || change.action === 'replace') {
-    const all = [...new Set([...keys, ...Object.keys(before).filter((k) => !HIDDEN.has(k))])].sort();
+    const all = [
+      ...new Set([...keys, ...Object.keys(before).filter((k) => !HIDDEN.has(k))]),
+    ].sort();
     for (const k of all) {
       if (unknown.has(k)) {
         lines.push(`${k}: ${formatValue(before[k])} → (known after apply)`);
@@ -71,7 +79,9 @@ export function renderDrift(drift: readonly DriftItem[], opts: RenderOptions): s
     }
     lines.push(`  ${c.yellow(`! ${d.address}`)}  changed outside repro`);
     for (const a of d.attributes) {
-      lines.push(`        ${a.name}: ${formatValue(a.recorded ?? undefined)} → ${formatValue(a.live ?? undefined)}`);
+      lines.push(
+        `        ${a.name}: ${formatValue(a.recorded ?? undefined)} → ${formatValue(a.live ?? undefined)}`,
+      );
     }
   }
   return lines.join('\n');
@@ -83,7 +93,9 @@ export function renderPlan(plan: Plan, opts: RenderOptions): string {
   for (const w of plan.warnings) out.push(c.yellow(`Warning: ${w}`), '');
   if (plan.drift.length > 0) {
     out.push(
-      c.bold(`Drift: ${plural(plan.drift.length, 'resource')} changed outside repro since the last apply:`),
+      c.bold(
+        `Drift: ${plural(plan.drift.length, 'resource')} changed outside repro since the last apply:`,
+      ),
       renderDrift(plan.drift, opts),
       '',
     );

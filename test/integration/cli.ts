@@ -11,7 +11,10 @@ export interface Run {
   stderr: string;
 }
 
-export function run(argv: string[], opts: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+export function run(
+  argv: string[],
+  opts: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: opts.cwd,
@@ -24,7 +27,9 @@ export function run(argv: string[], opts: { cwd?: string; input?: string; env?: 
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.stdin.on('error', () => {}); // the child may exit before reading its (empty) stdin
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    child.on('close', (code, signal) =>
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }),
+    );
     child.stdin.end(opts.input ?? '');
   });
 }
@@ -37,7 +42,9 @@ export function repro(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}):
 /** Throws with the whole output when a command did not exit as expected. */
 export function expectCode(r: Run, code: number, what: string): Run {
   if (r.code !== code) {
-    throw new Error(`${what}: expected exit ${code}, got ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
+    throw new Error(
+      `${what}: expected exit ${code}, got ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`,
+    );
   }
   return r;
 }
@@ -46,7 +53,9 @@ export function expectCode(r: Run, code: number, what: string): Run {
  * Sequential subtests sharing one target: once a step fails, the later ones are skipped (they
  * would only fail for the same reason) instead of piling up errors.
  */
-export function steps(t: import('node:test').TestContext): (name: string, fn: () => Promise<void>) => Promise<void> {
+export function steps(
+  t: import('node:test').TestContext,
+): (name: string, fn: () => Promise<void>) => Promise<void> {
   let failed: string | undefined;
   return async (name, fn) => {
     if (failed) {

@@ -77,7 +77,10 @@ export async function makeWorkdir(): Promise<string> {
   // The lock says jq must be the bookworm version even though bookworm-security has a newer one.
   await writeFile(
     join(dir, 'repro.lock'),
-    JSON.stringify({ lock_version: 1, resources: { 'apt:jq': { version: JQ_OLD, arch: 'amd64' } } }),
+    JSON.stringify({
+      lock_version: 1,
+      resources: { 'apt:jq': { version: JQ_OLD, arch: 'amd64' } },
+    }),
   );
   return dir;
 }
@@ -86,7 +89,11 @@ async function dpkgVersion(h: TargetHarness, name: string, pkg: string): Promise
   return (await h.sh(name, `dpkg-query -W -f='\${Version}' ${pkg}`)).trim();
 }
 
-export async function runContract(h: TargetHarness, dir: string, step: (name: string, fn: () => Promise<void>) => Promise<void>): Promise<void> {
+export async function runContract(
+  h: TargetHarness,
+  dir: string,
+  step: (name: string, fn: () => Promise<void>) => Promise<void>,
+): Promise<void> {
   const spec = join(dir, 'repro.yaml');
   const first = ['-f', spec, '--target', 'first'];
   const second = ['-f', spec, '--target', 'second'];
@@ -104,12 +111,19 @@ export async function runContract(h: TargetHarness, dir: string, step: (name: st
 
   await step('apply converges the live target, honouring the lock', async () => {
     expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 0, 'apply');
-    assert.equal(await dpkgVersion(h, 'first', 'jq'), JQ_OLD, 'jq is the locked version, not the newer candidate');
+    assert.equal(
+      await dpkgVersion(h, 'first', 'jq'),
+      JQ_OLD,
+      'jq is the locked version, not the newer candidate',
+    );
     assert.match(await dpkgVersion(h, 'first', 'git'), /^1:2\.39/);
     assert.equal(await h.sh('first', 'cat /etc/demo.conf'), 'threads=4\n');
     assert.equal((await h.sh('first', 'stat -c %a /etc/demo.conf')).trim(), '640');
     assert.equal(await h.sh('first', 'cat /root/stamp'), 'hello world\n');
-    const env = await h.sh('first', '. /etc/profile.d/repro-contract.sh && printf "%s|%s" "$GREETING" "$PATH"');
+    const env = await h.sh(
+      'first',
+      '. /etc/profile.d/repro-contract.sh && printf "%s|%s" "$GREETING" "$PATH"',
+    );
     assert.match(env, /^hello world\|\/opt\/tools\/bin:/);
     const lock = JSON.parse(await readFile(join(dir, 'repro.lock'), 'utf8'));
     assert.equal(lock.resources['apt:jq'].version, JQ_OLD);
@@ -119,14 +133,21 @@ export async function runContract(h: TargetHarness, dir: string, step: (name: st
     assert.equal(state.pending, undefined);
   });
 
-  await step('a converged target plans No changes. and apply leaves the state byte-identical', async () => {
-    const before = await readFile(statePath, 'utf8');
-    const p = expectCode(await repro(dir, [...first, 'plan', '--detailed-exitcode'], { REPRO_STATS: '1' }), 0, 'plan');
-    assert.match(p.stdout, /^No changes\. The target matches the spec\./m);
-    assert.match(p.stderr, /repro: 1 exec round trips/);
-    expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 0, 'apply again');
-    assert.equal(await readFile(statePath, 'utf8'), before);
-  });
+  await step(
+    'a converged target plans No changes. and apply leaves the state byte-identical',
+    async () => {
+      const before = await readFile(statePath, 'utf8');
+      const p = expectCode(
+        await repro(dir, [...first, 'plan', '--detailed-exitcode'], { REPRO_STATS: '1' }),
+        0,
+        'plan',
+      );
+      assert.match(p.stdout, /^No changes\. The target matches the spec\./m);
+      assert.match(p.stderr, /repro: 1 exec round trips/);
+      expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 0, 'apply again');
+      assert.equal(await readFile(statePath, 'utf8'), before);
+    },
+  );
 
   await step('a git checkout from a local repository, commit recorded in the lock', async () => {
     await h.sh('first', UPSTREAM_SETUP);
@@ -145,22 +166,44 @@ export async function runContract(h: TargetHarness, dir: string, step: (name: st
     await h.sh('first', 'echo scratch > /opt/src/demo/untracked');
     const d = expectCode(await repro(dir, [...first, 'drift', '--detailed-exitcode']), 2, 'drift');
     assert.match(d.stdout, /! apt:jq {2}removed outside repro/);
-    assert.match(d.stdout, /! file:\/etc\/demo\.conf {2}changed outside repro\n\s+mode: "0640" → "0600"\n\s+sha256: /);
-    assert.match(d.stdout, /! git:\/opt\/src\/demo {2}changed outside repro\n\s+dirty: false → true/);
-    const p = expectCode(await repro(dir, [...first, 'plan']), 0, 'plan shows drift above the plan');
+    assert.match(
+      d.stdout,
+      /! file:\/etc\/demo\.conf {2}changed outside repro\n\s+mode: "0640" → "0600"\n\s+sha256: /,
+    );
+    assert.match(
+      d.stdout,
+      /! git:\/opt\/src\/demo {2}changed outside repro\n\s+dirty: false → true/,
+    );
+    const p = expectCode(
+      await repro(dir, [...first, 'plan']),
+      0,
+      'plan shows drift above the plan',
+    );
     assert.ok(p.stdout.indexOf('Drift:') < p.stdout.indexOf('repro will perform'));
     await h.sh('first', 'rm /opt/src/demo/untracked');
     expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 0, 'restore');
     assert.equal(await dpkgVersion(h, 'first', 'jq'), JQ_OLD);
     assert.equal(await h.sh('first', 'cat /etc/demo.conf'), 'threads=4\n');
-    expectCode(await repro(dir, [...first, 'drift', '--detailed-exitcode']), 0, 'no drift after restore');
+    expectCode(
+      await repro(dir, [...first, 'drift', '--detailed-exitcode']),
+      0,
+      'no drift after restore',
+    );
   });
 
   await step('apply --update re-resolves one package and the plan shows old → new', async () => {
-    const p = expectCode(await repro(dir, [...first, 'plan', '--update', 'apt:jq']), 0, 'plan --update');
+    const p = expectCode(
+      await repro(dir, [...first, 'plan', '--update', 'apt:jq']),
+      0,
+      'plan --update',
+    );
     assert.match(p.stdout, /~ apt:jq .*\n\s+version: "1\.6-2\.1\+deb12u2" → "1\.6-2\.1\+deb12u3"/);
     assert.match(p.stdout, /Plan: 0 to add, 1 to change, 0 to destroy\./);
-    expectCode(await repro(dir, [...first, 'apply', '--auto-approve', '--update', 'apt:jq']), 0, 'apply --update');
+    expectCode(
+      await repro(dir, [...first, 'apply', '--auto-approve', '--update', 'apt:jq']),
+      0,
+      'apply --update',
+    );
     assert.equal(await dpkgVersion(h, 'first', 'jq'), JQ_NEW);
     const lock = JSON.parse(await readFile(join(dir, 'repro.lock'), 'utf8'));
     assert.equal(lock.resources['apt:jq'].version, JQ_NEW);
@@ -169,15 +212,24 @@ export async function runContract(h: TargetHarness, dir: string, step: (name: st
   await step('a second target reproduces exactly the locked versions and commit', async () => {
     await h.precreate('second');
     await writeFile(spec, specYaml(h, { git: true })); // the harness may only now know where it is
-    await h.sh('second', 'DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq git >/dev/null');
+    await h.sh(
+      'second',
+      'DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq git >/dev/null',
+    );
     await h.sh('second', UPSTREAM_SETUP);
     await h.sh('second', SECOND_COMMIT); // upstream moved on; the lock must win
     expectCode(await repro(dir, [...second, 'apply', '--auto-approve']), 0, 'apply second');
     const lock = JSON.parse(await readFile(join(dir, 'repro.lock'), 'utf8'));
     assert.equal(await dpkgVersion(h, 'second', 'jq'), lock.resources['apt:jq'].version);
     assert.equal(await dpkgVersion(h, 'second', 'git'), lock.resources['apt:git'].version);
-    assert.equal((await h.sh('second', 'git -C /opt/src/demo rev-parse HEAD')).trim(), lock.resources['git:/opt/src/demo'].commit);
-    assert.notEqual(lock.resources['git:/opt/src/demo'].commit, (await h.sh('second', 'git -C /srv/upstream.git rev-parse main')).trim());
+    assert.equal(
+      (await h.sh('second', 'git -C /opt/src/demo rev-parse HEAD')).trim(),
+      lock.resources['git:/opt/src/demo'].commit,
+    );
+    assert.notEqual(
+      lock.resources['git:/opt/src/demo'].commit,
+      (await h.sh('second', 'git -C /srv/upstream.git rev-parse main')).trim(),
+    );
     const state = JSON.parse(await readFile(join(dir, 'state', 'second.json'), 'utf8'));
     assert.equal(state.resources['apt:git'].adopted, true, 'git was there before repro');
   });
@@ -189,7 +241,10 @@ export async function runContract(h: TargetHarness, dir: string, step: (name: st
     assert.match(p.stdout, /- file:\/etc\/demo\.conf/);
     expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 0, 'apply removal');
     assert.notEqual(await h.try('first', 'test -e /etc/demo.conf'), 0);
-    const env = await h.sh('first', '. /etc/profile.d/repro-contract.sh && printf "%s|%s" "${GREETING-unset}" "$PATH"');
+    const env = await h.sh(
+      'first',
+      '. /etc/profile.d/repro-contract.sh && printf "%s|%s" "${GREETING-unset}" "$PATH"',
+    );
     assert.match(env, /^unset\|\/opt\/tools\/bin:/);
   });
 
@@ -203,7 +258,11 @@ export async function runContract(h: TargetHarness, dir: string, step: (name: st
       'git:/opt/src/demo',
       'run:stamp',
     ]);
-    const show = expectCode(await repro(dir, [...first, 'state', 'show', 'apt:jq']), 0, 'state show');
+    const show = expectCode(
+      await repro(dir, [...first, 'state', 'show', 'apt:jq']),
+      0,
+      'state show',
+    );
     assert.match(show.stdout, new RegExp(`version = "${JQ_NEW.replace(/[+.]/g, '\\$&')}"`));
   });
 
@@ -211,8 +270,14 @@ export async function runContract(h: TargetHarness, dir: string, step: (name: st
     expectCode(await repro(dir, [...first, 'destroy', '--auto-approve']), 0, 'destroy first');
     const state = JSON.parse(await readFile(statePath, 'utf8'));
     assert.deepEqual(state.resources, {});
-    if (h.provider === 'docker') assert.equal(await h.exists('first'), false, 'the container repro created is gone');
-    else assert.notEqual(await h.try('first', 'test -e /opt/src/demo'), 0, 'the checkout repro made is gone');
+    if (h.provider === 'docker')
+      assert.equal(await h.exists('first'), false, 'the container repro created is gone');
+    else
+      assert.notEqual(
+        await h.try('first', 'test -e /opt/src/demo'),
+        0,
+        'the checkout repro made is gone',
+      );
     expectCode(await repro(dir, [...second, 'destroy', '--auto-approve']), 0, 'destroy second');
     // second existed before repro: its adopted git stays, what repro installed goes.
     assert.notEqual(await h.try('second', 'command -v jq'), 0);

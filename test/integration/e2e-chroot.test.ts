@@ -10,7 +10,10 @@ import { makeChrootRoot, removeChrootRoot, requireOrSkip } from './helpers.js';
 const roots = new Map<string, string>();
 let dir = '';
 
-async function inRoot(name: string, cmd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+async function inRoot(
+  name: string,
+  cmd: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const root = roots.get(name);
   if (!root) throw new Error(`no root for ${name}`);
   const script = [
@@ -24,7 +27,9 @@ async function inRoot(name: string, cmd: string): Promise<{ code: number; stdout
     `umount '${root}/dev'; umount '${root}/proc'`,
     'exit $rc',
   ].join('\n');
-  return run(['sh', '-c', script, 'sh', cmd], { env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } });
+  return run(['sh', '-c', script, 'sh', cmd], {
+    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
+  });
 }
 
 const chroot: TargetHarness = {
@@ -60,6 +65,7 @@ test('chroot: the provider contract end to end', async (t) => {
   // Nothing of repro's stays mounted once the CLI has exited.
   const mounts = (await run(['cat', '/proc/self/mountinfo'])).stdout;
   for (const root of roots.values()) {
-    if (mounts.includes(` ${root}/`)) throw new Error(`something is still mounted below ${root}:\n${mounts}`);
+    if (mounts.includes(` ${root}/`))
+      throw new Error(`something is still mounted below ${root}:\n${mounts}`);
   }
 });

@@ -15,14 +15,28 @@ const docker: TargetHarness = {
   targetYaml: (name) => `{docker: {container: ${cname(name)}, image: "${BASE_IMAGE}"}}`,
   async sh(name, cmd) {
     const r = await run(['docker', 'exec', cname(name), 'sh', '-c', cmd]);
-    if (r.code !== 0) throw new Error(`docker exec ${cname(name)} sh -c ${JSON.stringify(cmd)}: exit ${r.code}\n${r.stderr}`);
+    if (r.code !== 0)
+      throw new Error(
+        `docker exec ${cname(name)} sh -c ${JSON.stringify(cmd)}: exit ${r.code}\n${r.stderr}`,
+      );
     return r.stdout;
   },
   async try(name, cmd) {
     return (await run(['docker', 'exec', cname(name), 'sh', '-c', cmd])).code;
   },
   async precreate(name) {
-    const r = await run(['docker', 'run', '-d', '--name', cname(name), '--label', 'repro-test=true', BASE_IMAGE, 'sleep', 'infinity']);
+    const r = await run([
+      'docker',
+      'run',
+      '-d',
+      '--name',
+      cname(name),
+      '--label',
+      'repro-test=true',
+      BASE_IMAGE,
+      'sleep',
+      'infinity',
+    ]);
     if (r.code !== 0) throw new Error(r.stderr);
   },
   async exists(name) {

@@ -61,7 +61,10 @@ env:
   );
   const r = expectCode(await repro(dir, ['validate']), 1, 'validate');
   assert.match(r.stderr, /repro\.yaml:7:16: error: .*jq; rm -rf \//);
-  assert.match(r.stderr, /repro\.yaml:8:5: error: unknown key 'pakages' in os\.apt; did you mean 'packages'\?/);
+  assert.match(
+    r.stderr,
+    /repro\.yaml:8:5: error: unknown key 'pakages' in os\.apt; did you mean 'packages'\?/,
+  );
   assert.match(r.stderr, /repro\.yaml:10:3: error: env: invalid name '9BAD'/);
   assert.match(r.stderr, /Error: the spec has 3 problems\./);
   noStack(r.stderr);
@@ -82,10 +85,19 @@ files:
 `,
   );
   const r = expectCode(await repro(dir, ['validate']), 1, 'validate');
-  assert.match(r.stderr, /Error: repro\.yaml:7:5: dependency cycle: file:\/tmp\/x1 -> file:\/tmp\/x2 -> file:\/tmp\/x1/);
-  await writeFile(join(dir, 'repro.yaml'), `version: 1\nname: two\ntargets:\n  a: {local: {}}\n  b: {local: {}}\n`);
+  assert.match(
+    r.stderr,
+    /Error: repro\.yaml:7:5: dependency cycle: file:\/tmp\/x1 -> file:\/tmp\/x2 -> file:\/tmp\/x1/,
+  );
+  await writeFile(
+    join(dir, 'repro.yaml'),
+    `version: 1\nname: two\ntargets:\n  a: {local: {}}\n  b: {local: {}}\n`,
+  );
   const t = expectCode(await repro(dir, ['--target', 'nope', 'plan']), 1, 'plan');
-  assert.match(t.stderr, /Error: .*repro\.yaml has no target named 'nope'\n {2}hint: targets in this spec: a, b/);
+  assert.match(
+    t.stderr,
+    /Error: .*repro\.yaml has no target named 'nope'\n {2}hint: targets in this spec: a, b/,
+  );
   const amb = expectCode(await repro(dir, ['plan']), 1, 'plan without --target');
   assert.match(amb.stderr, /names 2 targets; choose one with --target/);
   noStack(t.stderr);
@@ -98,7 +110,10 @@ test('a corrupt or future-version state file is refused and left untouched', asy
   const statePath = join(dir, 'state', 'here.json');
   await writeFile(statePath, '{"format_version": 1, "lineage": ');
   const r = expectCode(await repro(dir, ['apply', '--auto-approve']), 1, 'apply on corrupt state');
-  assert.match(r.stderr, /Error: state file .*here\.json is not valid JSON .*\n {2}hint: restore it from .*here\.json\.backup/);
+  assert.match(
+    r.stderr,
+    /Error: state file .*here\.json is not valid JSON .*\n {2}hint: restore it from .*here\.json\.backup/,
+  );
   assert.equal(await readFile(statePath, 'utf8'), '{"format_version": 1, "lineage": ');
   noStack(r.stderr);
   await writeFile(statePath, JSON.stringify({ format_version: 7 }));
@@ -113,17 +128,37 @@ test('a saved plan applies exactly, once; a stale one is refused in plain words'
   expectCode(await repro(dir, ['plan', '-out=p2.json']), 0, 'terraform-style -out=');
   expectCode(await repro(dir, ['apply', 'p1.json']), 0, 'apply saved plan (no prompt needed)');
   assert.equal(await readFile(join(dir, 'out', 'a.conf'), 'utf8'), 'a=1\n');
-  const again = expectCode(await repro(dir, ['apply', 'p2.json']), 1, 'apply a plan made before another apply');
-  assert.match(again.stderr, /Error: saved plan is stale: the target had no state when the plan was made; an apply has run since/);
+  const again = expectCode(
+    await repro(dir, ['apply', 'p2.json']),
+    1,
+    'apply a plan made before another apply',
+  );
+  assert.match(
+    again.stderr,
+    /Error: saved plan is stale: the target had no state when the plan was made; an apply has run since/,
+  );
   expectCode(await repro(dir, ['plan', '--out', 'p4.json']), 0, 'plan against existing state');
   await writeFile(join(dir, 'out', 'a.conf'), 'drifted\n');
   expectCode(await repro(dir, ['apply', '--auto-approve']), 0, 'another apply restores the file');
-  const serial = expectCode(await repro(dir, ['apply', 'p4.json']), 1, 'apply a plan older than the last apply');
-  assert.match(serial.stderr, /Error: saved plan is stale: the target's state changed since the plan was made \(serial \d+ → \d+\): another apply ran/);
+  const serial = expectCode(
+    await repro(dir, ['apply', 'p4.json']),
+    1,
+    'apply a plan older than the last apply',
+  );
+  assert.match(
+    serial.stderr,
+    /Error: saved plan is stale: the target's state changed since the plan was made \(serial \d+ → \d+\): another apply ran/,
+  );
   expectCode(await repro(dir, ['plan', '--out', 'p3.json']), 0, 'plan');
-  await writeFile(join(dir, 'repro.yaml'), localSpec(dir, `echo ran > ${dir}/out/done`).replace('A: one', 'A: two'));
+  await writeFile(
+    join(dir, 'repro.yaml'),
+    localSpec(dir, `echo ran > ${dir}/out/done`).replace('A: one', 'A: two'),
+  );
   const changed = expectCode(await repro(dir, ['apply', 'p3.json']), 1, 'apply after spec change');
-  assert.match(changed.stderr, /Error: saved plan is stale: .*repro\.yaml changed since the plan was made/);
+  assert.match(
+    changed.stderr,
+    /Error: saved plan is stale: .*repro\.yaml changed since the plan was made/,
+  );
   noStack(changed.stderr);
 });
 
@@ -131,14 +166,23 @@ test('without a TTY, apply refuses to proceed unless --auto-approve', async () =
   const dir = await workdir();
   await writeFile(join(dir, 'repro.yaml'), localSpec(dir));
   const r = expectCode(await repro(dir, ['apply']), 1, 'apply without tty');
-  assert.match(r.stderr, /refusing to change the target without confirmation: stdin is not a terminal/);
+  assert.match(
+    r.stderr,
+    /refusing to change the target without confirmation: stdin is not a terminal/,
+  );
   await assert.rejects(access(join(dir, 'out', 'a.conf')), 'nothing was applied');
 });
 
 test('a second concurrent apply fails fast naming the holder; a SIGKILLed apply resumes', async () => {
   const dir = await workdir();
-  await writeFile(join(dir, 'repro.yaml'), localSpec(dir, `echo $$ > ${dir}/sleeper.pid; exec sleep 60`));
-  const first = spawn(process.execPath, [CLI, 'apply', '--auto-approve'], { cwd: dir, stdio: 'ignore' });
+  await writeFile(
+    join(dir, 'repro.yaml'),
+    localSpec(dir, `echo $$ > ${dir}/sleeper.pid; exec sleep 60`),
+  );
+  const first = spawn(process.execPath, [CLI, 'apply', '--auto-approve'], {
+    cwd: dir,
+    stdio: 'ignore',
+  });
   const statePath = join(dir, 'state', 'here.json');
   // Wait until the run batch is in flight: state records it as pending.
   const deadline = Date.now() + 30_000;
@@ -149,14 +193,21 @@ test('a second concurrent apply fails fast naming the holder; a SIGKILLed apply 
     await new Promise((r) => setTimeout(r, 100));
   }
   const second = expectCode(await repro(dir, ['apply', '--auto-approve']), 1, 'second apply');
-  assert.match(second.stderr, new RegExp(`Error: state .*here\\.json is locked by pid ${first.pid} \\(.*\`repro apply\``));
+  assert.match(
+    second.stderr,
+    new RegExp(`Error: state .*here\\.json is locked by pid ${first.pid} \\(.*\`repro apply\``),
+  );
   first.kill('SIGKILL');
   await new Promise((r) => first.on('exit', r));
   const sleeper = Number((await readFile(join(dir, 'sleeper.pid'), 'utf8')).trim());
   process.kill(sleeper, 'SIGKILL'); // the orphaned step we started
   const state = JSON.parse(await readFile(statePath, 'utf8'));
   assert.deepEqual(state.pending, ['run:step'], 'the state is whole and says what was in flight');
-  assert.equal(state.resources['file:' + join(dir, 'out', 'a.conf')].kind, 'file', 'earlier batches were recorded');
+  assert.equal(
+    state.resources['file:' + join(dir, 'out', 'a.conf')].kind,
+    'file',
+    'earlier batches were recorded',
+  );
   await writeFile(join(dir, 'repro.yaml'), localSpec(dir, `echo ok > ${dir}/out/done`));
   // The dead holder's lock is stale after 30 s; age it rather than wait.
   await run(['touch', '-d', '1 minute ago', `${statePath}.lock`]);
@@ -191,13 +242,29 @@ files:
   assert.match(r.stderr, /Error: apt batch failed \[apt:nosuchpkg-repro\]/);
   assert.match(r.stderr, /command failed with exit code 100: .*apt-get .*install/);
   assert.match(r.stderr, /Unable to locate package nosuchpkg-repro/);
-  assert.match(r.stderr, /not attempted: file:\/etc\/after-apt\.conf \(because apt:nosuchpkg-repro failed\)/);
+  assert.match(
+    r.stderr,
+    /not attempted: file:\/etc\/after-apt\.conf \(because apt:nosuchpkg-repro failed\)/,
+  );
   noStack(r.stderr);
   const state = JSON.parse(await readFile(join(dir, 'state', 'box.json'), 'utf8'));
   assert.equal(state.pending, undefined);
-  assert.equal(state.resources['apt:tree'], undefined, 'apt installs all or nothing: tree is not there');
-  assert.notEqual((await run(['docker', 'exec', name, 'test', '-e', '/etc/after-apt.conf'])).code, 0);
-  await writeFile(join(dir, 'repro.yaml'), (await readFile(join(dir, 'repro.yaml'), 'utf8')).replace(', nosuchpkg-repro', ''));
+  assert.equal(
+    state.resources['apt:tree'],
+    undefined,
+    'apt installs all or nothing: tree is not there',
+  );
+  assert.notEqual(
+    (await run(['docker', 'exec', name, 'test', '-e', '/etc/after-apt.conf'])).code,
+    0,
+  );
+  await writeFile(
+    join(dir, 'repro.yaml'),
+    (await readFile(join(dir, 'repro.yaml'), 'utf8')).replace(', nosuchpkg-repro', ''),
+  );
   expectCode(await repro(dir, ['apply', '--auto-approve']), 0, 'apply after fixing the spec');
-  assert.match((await run(['docker', 'exec', name, 'dpkg-query', '-W', 'tree'])).stdout, /^tree\t2\./);
+  assert.match(
+    (await run(['docker', 'exec', name, 'dpkg-query', '-W', 'tree'])).stdout,
+    /^tree\t2\./,
+  );
 });

@@ -20,7 +20,9 @@ async function sh(cmd: string): Promise<string> {
 }
 
 test('local: plan, apply, no-op, drift, restore and destroy on this machine', async (t) => {
-  const hostHasTree = (await run(['dpkg-query', '-W', '-f=${db:Status-Abbrev}', 'tree'])).stdout.startsWith('ii');
+  const hostHasTree = (
+    await run(['dpkg-query', '-W', '-f=${db:Status-Abbrev}', 'tree'])
+  ).stdout.startsWith('ii');
   dir = await mkdtemp(join(tmpdir(), 'repro-test-local-'));
   const upstream = join(dir, 'upstream.git');
   await sh(
@@ -57,12 +59,19 @@ run:
     assert.equal((await sh(`stat -c %a ${dir}/etc/app.conf`)).trim(), '600');
     assert.equal(await readFile(join(dir, 'built'), 'utf8'), 'demo\n');
     assert.equal(await sh(`. ${dir}/env.sh; printf %s "$PROJECT"`), 'demo');
-    assert.equal((await sh(`git -C ${dir}/src rev-parse HEAD`)).trim(), (await sh(`git -C ${upstream} rev-parse main`)).trim());
+    assert.equal(
+      (await sh(`git -C ${dir}/src rev-parse HEAD`)).trim(),
+      (await sh(`git -C ${upstream} rev-parse main`)).trim(),
+    );
   });
 
   await step('a second apply changes nothing, byte for byte', async () => {
     const before = await readFile(state, 'utf8');
-    const p = expectCode(await repro(dir, ['plan', '--detailed-exitcode'], { REPRO_STATS: '1' }), 0, 'plan');
+    const p = expectCode(
+      await repro(dir, ['plan', '--detailed-exitcode'], { REPRO_STATS: '1' }),
+      0,
+      'plan',
+    );
     assert.match(p.stdout, /No changes\./);
     assert.match(p.stderr, /repro: 1 exec round trips/);
     expectCode(await repro(dir, ['apply', '--auto-approve']), 0, 'apply');
@@ -70,13 +79,18 @@ run:
   });
 
   await step('drift: a moved checkout and an edited file, then --accept', async () => {
-    await sh(`cd ${dir}/w && echo two > README && git -c user.name=t -c user.email=t@e commit -q -am two && git push -q ${upstream} main`);
+    await sh(
+      `cd ${dir}/w && echo two > README && git -c user.name=t -c user.email=t@e commit -q -am two && git push -q ${upstream} main`,
+    );
     await sh(`git -C ${dir}/src pull -q origin main`);
     await chmod(join(dir, 'etc', 'app.conf'), 0o644);
     const d = expectCode(await repro(dir, ['drift', '--detailed-exitcode', '--json']), 2, 'drift');
     const report = JSON.parse(d.stdout);
     assert.deepEqual(
-      report.drift.map((x: { address: string; attributes: { name: string }[] }) => `${x.address}:${x.attributes.map((a) => a.name).join(',')}`),
+      report.drift.map(
+        (x: { address: string; attributes: { name: string }[] }) =>
+          `${x.address}:${x.attributes.map((a) => a.name).join(',')}`,
+      ),
       [`git:${dir}/src:commit`, `file:${dir}/etc/app.conf:mode`],
     );
     expectCode(await repro(dir, ['drift', '--accept']), 0, 'accept');
@@ -85,7 +99,10 @@ run:
     expectCode(await repro(dir, ['apply', '--auto-approve']), 0, 'apply');
     assert.equal((await sh(`stat -c %a ${dir}/etc/app.conf`)).trim(), '600');
     const lock = JSON.parse(await readFile(join(dir, 'repro.lock'), 'utf8'));
-    assert.equal((await sh(`git -C ${dir}/src rev-parse HEAD`)).trim(), lock.resources[`git:${dir}/src`].commit);
+    assert.equal(
+      (await sh(`git -C ${dir}/src rev-parse HEAD`)).trim(),
+      lock.resources[`git:${dir}/src`].commit,
+    );
   });
 
   await step('destroy removes what repro made and only that', async () => {
@@ -93,7 +110,11 @@ run:
     await assert.rejects(access(join(dir, 'etc', 'app.conf')));
     await assert.rejects(access(join(dir, 'src')));
     await assert.rejects(access(join(dir, 'env.sh')));
-    if (!hostHasTree) assert.doesNotMatch((await run(['dpkg-query', '-W', '-f=${db:Status-Abbrev}', 'tree'])).stdout, /^ii/);
+    if (!hostHasTree)
+      assert.doesNotMatch(
+        (await run(['dpkg-query', '-W', '-f=${db:Status-Abbrev}', 'tree'])).stdout,
+        /^ii/,
+      );
     assert.deepEqual(JSON.parse(await readFile(state, 'utf8')).resources, {});
   });
 });

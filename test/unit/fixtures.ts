@@ -2,10 +2,21 @@
 import type { Attrs, ManagerKind, Resource } from '../../src/core/types.js';
 
 let line = 0;
-export function res(kind: ManagerKind, name: string, desired: Attrs = {}, after: string[] = []): Resource {
+export function res(
+  kind: ManagerKind,
+  name: string,
+  desired: Attrs = {},
+  after: string[] = [],
+): Resource {
   line++;
   const base: Attrs =
-    kind === 'apt' ? { name } : kind === 'env' ? { value: 'x' } : kind === 'run' ? { name, command: 'true' } : { path: name };
+    kind === 'apt'
+      ? { name }
+      : kind === 'env'
+        ? { value: 'x' }
+        : kind === 'run'
+          ? { name, command: 'true' }
+          : { path: name };
   return {
     address: `${kind}:${name}`,
     kind,

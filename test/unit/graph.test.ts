@@ -25,7 +25,10 @@ test('layer edges order apt before env before git before files before run', () =
 
 test('a git checkout comes after apt:git even when env is absent (provides edge)', () => {
   const g = buildGraph([res('apt', 'git'), res('apt', 'jq'), res('git', '/opt/src')]);
-  const kinds = g.dag.edges().filter((e) => e.to === 'git:/opt/src').map((e) => `${e.from}:${e.kind}`);
+  const kinds = g.dag
+    .edges()
+    .filter((e) => e.to === 'git:/opt/src')
+    .map((e) => `${e.from}:${e.kind}`);
   assert.deepEqual(kinds, ['apt:git:provides', 'apt:jq:layer']);
   assert.ok(g.dag.predecessors('git:/opt/src').includes('apt:git'));
 });
@@ -49,12 +52,20 @@ test('explicit after adds an edge; an unknown address is a spec error with posit
 
 test('a cycle is an error that prints the path', () => {
   assert.throws(
-    () => buildGraph([res('file', '/a', {}, ['file:/c']), res('file', '/b', {}, ['file:/a']), res('file', '/c', {}, ['file:/b'])]),
-    (e: unknown) => e instanceof ReproError && e.message === 'dependency cycle: file:/a -> file:/b -> file:/c -> file:/a',
+    () =>
+      buildGraph([
+        res('file', '/a', {}, ['file:/c']),
+        res('file', '/b', {}, ['file:/a']),
+        res('file', '/c', {}, ['file:/b']),
+      ]),
+    (e: unknown) =>
+      e instanceof ReproError &&
+      e.message === 'dependency cycle: file:/a -> file:/b -> file:/c -> file:/a',
   );
   assert.throws(
     () => buildGraph([res('apt', 'jq', {}, ['run:x']), res('run', 'x', { index: 0 })]),
-    (e: unknown) => e instanceof ReproError && e.message === 'dependency cycle: apt:jq -> run:x -> apt:jq',
+    (e: unknown) =>
+      e instanceof ReproError && e.message === 'dependency cycle: apt:jq -> run:x -> apt:jq',
   );
 });
 

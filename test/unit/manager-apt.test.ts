@@ -236,7 +236,10 @@ test('apt commands: one install with pins, removals and flags; update only when 
   const pinnedBatch = cmds(changes);
   assert.equal(pinnedBatch.length, 3);
   // Exact-version dependencies of the pinned packages are looked up with apt-cache, quoted pins.
-  assert.match(pinnedBatch[0]!, /^repro_exact=\$\(for repro_p in curl=7\.88\.1-10\+deb12u5 jq=1:1\.5-1; do apt-cache show "\$repro_p"/);
+  assert.match(
+    pinnedBatch[0]!,
+    /^repro_exact=\$\(for repro_p in curl=7\.88\.1-10\+deb12u5 jq=1:1\.5-1; do apt-cache show "\$repro_p"/,
+  );
   assert.deepEqual(pinnedBatch.slice(1), [
     'DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends --allow-downgrades curl=7.88.1-10+deb12u5 jq=1:1.5-1 nano- $repro_exact',
     '[ -z "$repro_new" ] || apt-mark auto $repro_new >/dev/null',

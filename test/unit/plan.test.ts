@@ -24,15 +24,28 @@ function fakeManager(kind: ManagerKind): Manager {
     check: () => [],
     probeScript: (items) => items.map((i) => `echo ${i.name}`).join('\n'),
     parseProbe: (output) => ({
-      live: new Map(output.split('\n').filter(Boolean).map((l) => [`${kind}:${l.split(' ')[0]}`, { v: l.split(' ')[1] ?? '1' }])),
+      live: new Map(
+        output
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => [`${kind}:${l.split(' ')[0]}`, { v: l.split(' ')[1] ?? '1' }]),
+      ),
       facts: { lines: output.split('\n').length },
     }),
     diff: ({ resource, locked, live }): Change => {
       const address = resource?.address ?? 'x';
-      if (!resource) return live ? { address: '', kind, action: 'delete', before: live } : { address: '', kind, action: 'noop' };
-      const want = (resource.desired['v'] as string | undefined) ?? (locked?.['v'] as string | undefined);
-      if (!live) return want ? { address, kind, action: 'create', after: { v: want } } : { address, kind, action: 'create', after: {}, afterUnknown: ['v'] };
-      if (want && live['v'] !== want) return { address, kind, action: 'update', before: live, after: { v: want } };
+      if (!resource)
+        return live
+          ? { address: '', kind, action: 'delete', before: live }
+          : { address: '', kind, action: 'noop' };
+      const want =
+        (resource.desired['v'] as string | undefined) ?? (locked?.['v'] as string | undefined);
+      if (!live)
+        return want
+          ? { address, kind, action: 'create', after: { v: want } }
+          : { address, kind, action: 'create', after: {}, afterUnknown: ['v'] };
+      if (want && live['v'] !== want)
+        return { address, kind, action: 'update', before: live, after: { v: want } };
       return { address, kind, action: 'noop', before: live, after: live };
     },
     commands: () => [],
@@ -52,7 +65,10 @@ function managersFor(kinds: ManagerKind[]): Map<ManagerKind, Manager> {
           ...m,
           diff: (input) => {
             const c = m.diff(input);
-            return { ...c, address: input.resource?.address ?? `${k}:${String(input.recorded?.['name'])}` } as Change;
+            return {
+              ...c,
+              address: input.resource?.address ?? `${k}:${String(input.recorded?.['name'])}`,
+            } as Change;
           },
         },
       ];
@@ -60,21 +76,40 @@ function managersFor(kinds: ManagerKind[]): Map<ManagerKind, Manager> {
   );
 }
 
-function spec(resources = [res('apt', 'jq', { v: '2' }), res('apt', 'curl'), res('env', 'A', { v: '1' })]): Spec {
+function spec(
+  resources = [res('apt', 'jq', { v: '2' }), res('apt', 'curl'), res('env', 'A', { v: '1' })],
+): Spec {
   return {
     file: '/s/repro.yaml',
     dir: '/s',
     version: 1,
     name: 'demo',
-    targets: [{ name: 'box', provider: 'docker', config: {}, at: { file: '/s/repro.yaml', line: 3, col: 3 } }],
-    ctx: { specName: 'demo', envFile: '/etc/profile.d/repro-demo.sh', aptUpdateMaxAge: 86400, aptInstallRecommends: false },
+    targets: [
+      {
+        name: 'box',
+        provider: 'docker',
+        config: {},
+        at: { file: '/s/repro.yaml', line: 3, col: 3 },
+      },
+    ],
+    ctx: {
+      specName: 'demo',
+      envFile: '/etc/profile.d/repro-demo.sh',
+      aptUpdateMaxAge: 86400,
+      aptInstallRecommends: false,
+    },
     resources,
     digest: 'sha256:' + 'b'.repeat(64),
   };
 }
 
 function stateWith(resources: StateFile['resources']): StateFile {
-  return { ...newState('box', 'docker', 'sha256:' + 'b'.repeat(64)), lineage: '00000000-0000-0000-0000-000000000000', serial: 3, resources };
+  return {
+    ...newState('box', 'docker', 'sha256:' + 'b'.repeat(64)),
+    lineage: '00000000-0000-0000-0000-000000000000',
+    serial: 3,
+    resources,
+  };
 }
 
 const live = (entries: [string, Attrs][]) => ({ live: new Map(entries), facts: new Map() });
@@ -87,7 +122,11 @@ test('plan: create, update, noop and delete, ordered by layer then address, with
     provider: 'docker',
     state,
     lock: { lock_version: 1, resources: { 'apt:curl': { v: '7' } } },
-    live: live([['apt:jq', { v: '1' }], ['apt:old', { v: '1' }], ['env:A', { v: '1' }]]),
+    live: live([
+      ['apt:jq', { v: '1' }],
+      ['apt:old', { v: '1' }],
+      ['env:A', { v: '1' }],
+    ]),
     managers: managersFor(['apt', 'env']),
     update: undefined,
   });
@@ -126,7 +165,10 @@ test('plan: --update ignores the lock for the named address only', () => {
     managers: managersFor(['apt']),
   };
   const plan = computePlan({ ...input, update: new Set(['apt:a']) });
-  assert.deepEqual(plan.changes.map((c) => c.after), [{}, { v: '1' }]);
+  assert.deepEqual(
+    plan.changes.map((c) => c.after),
+    [{}, { v: '1' }],
+  );
   assert.deepEqual(plan.changes[0]!.afterUnknown, ['v']);
   assert.deepEqual(plan.update, ['apt:a']);
   assert.match(renderPlan(plan, { color: false }), /\+ apt:a\n {8}v: \(known after apply\)/);
@@ -143,7 +185,10 @@ test('plan: converged shows No changes. and a missing target shows its creation 
     managers: managersFor(['env']),
     update: undefined,
   });
-  assert.equal(renderPlan(converged, { color: false }), 'No changes. The target matches the spec.\n');
+  assert.equal(
+    renderPlan(converged, { color: false }),
+    'No changes. The target matches the spec.\n',
+  );
   const fresh = computePlan({
     spec: spec([res('env', 'A', { v: '1' })]),
     targetName: 'box',
@@ -155,7 +200,10 @@ test('plan: converged shows No changes. and a missing target shows its creation 
     update: undefined,
     createTarget: 'docker container box from image debian:bookworm',
   });
-  assert.match(renderPlan(fresh, { color: false }), /^repro will perform.*\n\n {4}\+ docker container box from image debian:bookworm\n\n {4}\+ env:A\n/);
+  assert.match(
+    renderPlan(fresh, { color: false }),
+    /^repro will perform.*\n\n {4}\+ docker container box from image debian:bookworm\n\n {4}\+ env:A\n/,
+  );
 });
 
 test('drift: removed and changed tracked attributes, in layer order; accept records live', () => {
@@ -165,12 +213,26 @@ test('drift: removed and changed tracked attributes, in layer order; accept reco
     'apt:gone': { kind: 'apt', attributes: { v: '1' } },
     'apt:same': { kind: 'apt', attributes: { v: '1' } },
   });
-  const l = live([['env:A', { v: '2' }], ['apt:jq', { v: '3' }], ['apt:same', { v: '1' }]]);
+  const l = live([
+    ['env:A', { v: '2' }],
+    ['apt:jq', { v: '3' }],
+    ['apt:same', { v: '1' }],
+  ]);
   const drift = computeDrift(state, l, managersFor(['apt', 'env']));
   assert.deepEqual(drift, [
     { address: 'apt:gone', kind: 'apt', status: 'removed', attributes: [] },
-    { address: 'apt:jq', kind: 'apt', status: 'changed', attributes: [{ name: 'v', recorded: '1', live: '3' }] },
-    { address: 'env:A', kind: 'env', status: 'changed', attributes: [{ name: 'v', recorded: '1', live: '2' }] },
+    {
+      address: 'apt:jq',
+      kind: 'apt',
+      status: 'changed',
+      attributes: [{ name: 'v', recorded: '1', live: '3' }],
+    },
+    {
+      address: 'env:A',
+      kind: 'env',
+      status: 'changed',
+      attributes: [{ name: 'v', recorded: '1', live: '2' }],
+    },
   ]);
   const accepted = acceptDrift(state, drift, l);
   assert.equal(accepted.resources['apt:gone'], undefined);
@@ -184,23 +246,47 @@ test('refresh: one composed script, split back per manager', () => {
   const script = composeProbe(groups, managers, spec().ctx);
   assert.match(script, /printf '\\n@@repro-section %s\\n' apt\n\{\necho jq\n\} <\/dev\/null/);
   const stdout = '\n@@repro-section apt\njq 5\n\n@@repro-section env\nA 1\n\n@@repro-section end\n';
-  assert.deepEqual([...splitSections(stdout).entries()], [
-    ['apt', 'jq 5\n'],
-    ['env', 'A 1\n'],
-  ]);
+  assert.deepEqual(
+    [...splitSections(stdout).entries()],
+    [
+      ['apt', 'jq 5\n'],
+      ['env', 'A 1\n'],
+    ],
+  );
   const parsed = parseSections(stdout, groups, managers, spec().ctx);
-  assert.deepEqual([...parsed.live.entries()], [
-    ['apt:jq', { v: '5' }],
-    ['env:A', { v: '1' }],
-  ]);
+  assert.deepEqual(
+    [...parsed.live.entries()],
+    [
+      ['apt:jq', { v: '5' }],
+      ['env:A', { v: '1' }],
+    ],
+  );
 });
 
 test('schedule: deletes first in reverse layer order, then one batch per manager per layer', () => {
-  const resources = [res('apt', 'a'), res('apt', 'b'), res('env', 'E'), res('run', 'r1', { index: 0 }), res('run', 'r2', { index: 1 })];
+  const resources = [
+    res('apt', 'a'),
+    res('apt', 'b'),
+    res('env', 'E'),
+    res('run', 'r1', { index: 0 }),
+    res('run', 'r2', { index: 1 }),
+  ];
   const graph = buildGraph(resources);
-  const ch = (kind: ManagerKind, name: string, action: Change['action']): Change => ({ address: `${kind}:${name}`, kind, action });
+  const ch = (kind: ManagerKind, name: string, action: Change['action']): Change => ({
+    address: `${kind}:${name}`,
+    kind,
+    action,
+  });
   const batches = scheduleBatches(
-    [ch('apt', 'a', 'create'), ch('apt', 'b', 'update'), ch('env', 'E', 'noop'), ch('run', 'r1', 'create'), ch('run', 'r2', 'create'), ch('apt', 'z', 'delete'), ch('env', 'Y', 'delete')],
+    [
+      ch('apt', 'a', 'create'),
+      ch('apt', 'b', 'update'),
+      ch('env', 'E', 'noop'),
+      ch('run', 'r1', 'create'),
+      ch('run', 'r2', 'create'),
+      ch('apt', 'z', 'delete'),
+      ch('env', 'Y', 'delete'),
+    ],
     graph.dag,
   );
   assert.deepEqual(

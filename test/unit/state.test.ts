@@ -4,7 +4,14 @@ import { mkdtemp, readFile, writeFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fork } from 'node:child_process';
-import { lockState, newState, parseState, readState, serializeState, writeState } from '../../src/state/store.js';
+import {
+  lockState,
+  newState,
+  parseState,
+  readState,
+  serializeState,
+  writeState,
+} from '../../src/state/store.js';
 import { emptyLock, readLock, writeLock } from '../../src/state/lock-file.js';
 import { ReproError, StateLockedError } from '../../src/core/errors.js';
 import type { StateFile } from '../../src/state/format.js';
@@ -49,7 +56,14 @@ test('a changed write bumps the serial and keeps the previous file as .backup', 
 
 test('keys are sorted so equal content is equal bytes', () => {
   const s = sample();
-  const reordered = { resources: s.resources, target: s.target, serial: s.serial, spec_digest: s.spec_digest, lineage: s.lineage, format_version: 1 };
+  const reordered = {
+    resources: s.resources,
+    target: s.target,
+    serial: s.serial,
+    spec_digest: s.spec_digest,
+    lineage: s.lineage,
+    format_version: 1,
+  };
   assert.equal(serializeState(reordered as StateFile), serializeState(s));
   assert.ok(serializeState(s).indexOf('"format_version"') < serializeState(s).indexOf('"lineage"'));
 });
@@ -59,8 +73,16 @@ test('corrupt, malformed and future-version state files are refused with the pat
     ['{"format_version": 1,', 'state.corrupt', /^state file s\.json is not valid JSON/],
     ['[]', 'state.corrupt', /is not a JSON object/],
     ['{"format_version": "1"}', 'state.corrupt', /has no valid format_version/],
-    ['{"format_version": 1, "lineage": "x"}', 'state.corrupt', /is malformed: bad serial, spec_digest, target, resources/],
-    ['{"format_version": 9}', 'state.future', /has format version 9, newer than this repro understands \(1\)/],
+    [
+      '{"format_version": 1, "lineage": "x"}',
+      'state.corrupt',
+      /is malformed: bad serial, spec_digest, target, resources/,
+    ],
+    [
+      '{"format_version": 9}',
+      'state.future',
+      /has format version 9, newer than this repro understands \(1\)/,
+    ],
   ];
   for (const [text, code, msg] of cases) {
     assert.throws(
@@ -78,7 +100,8 @@ test('a second lock on the same state fails fast naming the holder', async () =>
   await assert.rejects(
     lockState(path, 'repro apply'),
     (e: unknown) =>
-      e instanceof StateLockedError && new RegExp(`locked by pid ${process.pid} \\(.*\`repro apply\`, since`).test(e.message),
+      e instanceof StateLockedError &&
+      new RegExp(`locked by pid ${process.pid} \\(.*\`repro apply\`, since`).test(e.message),
   );
   await held.release();
   const again = await lockState(path, 'repro apply');
@@ -90,7 +113,9 @@ test('a lock left by a killed process is taken over once stale', async () => {
   const dir = await tmp();
   const path = join(dir, 'laptop.json');
   // A child takes the lock, then is killed with SIGKILL before releasing it.
-  const child = fork(new URL('./lock-holder.js', import.meta.url).pathname, [path], { stdio: 'ignore' });
+  const child = fork(new URL('./lock-holder.js', import.meta.url).pathname, [path], {
+    stdio: 'ignore',
+  });
   await new Promise<void>((resolve) => child.on('message', () => resolve()));
   child.kill('SIGKILL');
   await new Promise((r) => child.on('exit', r));
@@ -115,6 +140,9 @@ test('the lock file is canonical and only written on change', async () => {
   assert.deepEqual(await readLock(path), next);
   assert.equal(await writeLock(path, next, { ...next }), false);
   await writeFile(path, 'nope');
-  await assert.rejects(readLock(path), (e: unknown) => e instanceof ReproError && e.code === 'lock.corrupt');
+  await assert.rejects(
+    readLock(path),
+    (e: unknown) => e instanceof ReproError && e.code === 'lock.corrupt',
+  );
   await rm(dir, { recursive: true });
 });

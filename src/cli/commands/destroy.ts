@@ -17,7 +17,11 @@ export function register(program: Command, cli: CliContext): void {
       const ws = await openWorkspace(cli.workspaceOptions());
       const outcome = await destroyTarget(ws, {
         onPlan: (plan) => cli.host.print(renderPlan(plan, { color: cli.host.colorOut })),
-        confirm: async () => cli.confirm(opts.autoApprove === true, 'Do you really want to destroy everything repro manages on this target?'),
+        confirm: async () =>
+          cli.confirm(
+            opts.autoApprove === true,
+            'Do you really want to destroy everything repro manages on this target?',
+          ),
       });
       if (outcome.aborted) {
         cli.host.print('Destroy cancelled.');

@@ -29,12 +29,19 @@ export function register(program: Command, cli: CliContext): void {
           }).trimEnd(),
         );
       } else if (!r.state) {
-        host.print(`No state for target ${ws.target.name} yet (${ws.statePath}); nothing to compare. Run \`repro apply\` first.`);
+        host.print(
+          `No state for target ${ws.target.name} yet (${ws.statePath}); nothing to compare. Run \`repro apply\` first.`,
+        );
       } else if (r.drift.length === 0) {
         host.print(host.out.green('No drift.') + ' The target matches the state.');
       } else {
-        if (r.targetGone) host.print(host.out.red(`The target recorded in ${ws.statePath} no longer exists.`));
-        host.print(host.out.bold(`Drift on target ${ws.target.name}: ${plural(r.drift.length, 'resource')} changed outside repro.`));
+        if (r.targetGone)
+          host.print(host.out.red(`The target recorded in ${ws.statePath} no longer exists.`));
+        host.print(
+          host.out.bold(
+            `Drift on target ${ws.target.name}: ${plural(r.drift.length, 'resource')} changed outside repro.`,
+          ),
+        );
         host.print(renderDrift(r.drift, { color: host.colorOut }));
         host.print(
           r.accepted

@@ -40,7 +40,11 @@ export function register(program: Command, cli: CliContext): void {
         if (e instanceof ReproError) throw e;
       }
       const raw = opts.name ?? basename(resolve('.'));
-      const name = raw.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '') || 'env';
+      const name =
+        raw
+          .toLowerCase()
+          .replace(/[^a-z0-9._-]+/g, '-')
+          .replace(/^[^a-z0-9]+/, '') || 'env';
       await writeFile(file, starter(name), { flag: 'wx' });
       cli.host.print(`Wrote ${file}. Next: repro validate, then repro plan.`);
     });

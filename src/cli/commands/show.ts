@@ -9,7 +9,10 @@ import { compareByLayer } from '../../graph/build.js';
 import { renderAttrs } from '../../plan/render.js';
 import type { CliContext } from '../context.js';
 
-async function stateFor(cli: CliContext, file?: string): Promise<{ state: StateFile; path: string }> {
+async function stateFor(
+  cli: CliContext,
+  file?: string,
+): Promise<{ state: StateFile; path: string }> {
   if (file) {
     const state = await readState(file);
     if (!state) throw new ReproError('state.missing', `no state file at ${file}`);
@@ -18,9 +21,13 @@ async function stateFor(cli: CliContext, file?: string): Promise<{ state: StateF
   const ws = await openWorkspace(cli.workspaceOptions());
   const state = await readTargetState(ws);
   if (!state) {
-    throw new ReproError('state.missing', `target ${ws.target.name} has no state yet (${ws.statePath})`, {
-      hint: 'run `repro apply` first',
-    });
+    throw new ReproError(
+      'state.missing',
+      `target ${ws.target.name} has no state yet (${ws.statePath})`,
+      {
+        hint: 'run `repro apply` first',
+      },
+    );
   }
   return { state, path: ws.statePath };
 }
@@ -37,10 +44,15 @@ function renderState(state: StateFile, path: string): string {
     `# ${path}: target ${state.target.name} (${state.target.provider}), serial ${state.serial}, lineage ${state.lineage}`,
   ];
   if (state.target.binding) lines.push(`# binding:\n${renderAttrs(state.target.binding, '#   ')}`);
-  if (state.pending && state.pending.length > 0) lines.push(`# interrupted while changing: ${state.pending.join(', ')}`);
+  if (state.pending && state.pending.length > 0)
+    lines.push(`# interrupted while changing: ${state.pending.join(', ')}`);
   for (const address of sortedAddresses(state)) {
     const r = state.resources[address]!;
-    lines.push('', `${address}${r.adopted ? '  (adopted: was there before repro)' : ''}`, renderAttrs(r.attributes));
+    lines.push(
+      '',
+      `${address}${r.adopted ? '  (adopted: was there before repro)' : ''}`,
+      renderAttrs(r.attributes),
+    );
   }
   return lines.join('\n');
 }
@@ -70,7 +82,10 @@ export function register(program: Command, cli: CliContext): void {
     .action(async (address: string) => {
       const { state, path } = await stateFor(cli);
       const r = state.resources[address];
-      if (!r) throw new ReproError('state.no-resource', `${path} records no resource ${address}`, { hint: 'see `repro state list`' });
+      if (!r)
+        throw new ReproError('state.no-resource', `${path} records no resource ${address}`, {
+          hint: 'see `repro state list`',
+        });
       cli.host.print(`${address}${r.adopted ? '  (adopted)' : ''}\n${renderAttrs(r.attributes)}`);
     });
   st.command('rm')
@@ -81,17 +96,27 @@ export function register(program: Command, cli: CliContext): void {
       const lock = await lockState(ws.statePath, 'repro state rm');
       try {
         const state = await readTargetState(ws);
-        if (!state) throw new ReproError('state.missing', `target ${ws.target.name} has no state yet (${ws.statePath})`);
+        if (!state)
+          throw new ReproError(
+            'state.missing',
+            `target ${ws.target.name} has no state yet (${ws.statePath})`,
+          );
         const missing = addresses.filter((a) => !(a in state.resources));
         if (missing.length > 0) {
-          throw new ReproError('state.no-resource', `${ws.statePath} records no resource ${missing.join(', ')}`, {
-            hint: 'see `repro state list`',
-          });
+          throw new ReproError(
+            'state.no-resource',
+            `${ws.statePath} records no resource ${missing.join(', ')}`,
+            {
+              hint: 'see `repro state list`',
+            },
+          );
         }
         const resources = { ...state.resources };
         for (const a of addresses) delete resources[a];
         await writeState(ws.statePath, state, { ...state, resources });
-        cli.host.print(`Removed ${addresses.join(', ')} from ${ws.statePath}; the target was not changed.`);
+        cli.host.print(
+          `Removed ${addresses.join(', ')} from ${ws.statePath}; the target was not changed.`,
+        );
       } finally {
         await lock.release();
       }
