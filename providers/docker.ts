@@ -90,7 +90,8 @@ function dockerError(e: unknown, what: string, hint?: string): ReproError {
 
 /** The one place a Docker client is made. */
 async function createClient(): Promise<DockerClient> {
-  const { default: Docker } = await import('dockerode');
+  const { loadDockerode } = await import('./dockerode-lean.js');
+  const Docker = loadDockerode();
   const docker = new Docker();
   try {
     await docker.ping();

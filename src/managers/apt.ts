@@ -267,14 +267,15 @@ export const apt = {
     // A pinned package whose dependencies demand an exact version (`libjq1 (= 1.6-2.1+deb12u2)`,
     // from the same source package) cannot be installed when a newer candidate of the
     // dependency exists: apt's resolver picks the candidate. Pin those dependencies too (found
-    // with apt-cache, so the words are apt's own: names and versions of Debian's grammar), and
+    // with one apt-cache call, so the words are apt's own: names and versions of Debian's
+    // grammar; `apt-cache show NAME=VERSION` prints exactly that version's record), and
     // mark the ones that were not installed before as automatically installed.
     const pinned = installs.filter((i) => i.includes('='));
     if (pinned.length > 0) {
       out.push({
         display: 'pin exact-version dependencies of pinned packages',
         script: [
-          String.raw`repro_exact=$(for repro_p in ${pinned.map(shellQuote).join(' ')}; do apt-cache show "$repro_p" 2>/dev/null | sed -n '1,/^$/s/^\(Pre-\)\{0,1\}Depends: //p'; done | tr ',|' '\n\n' | sed -n 's/^ *\([a-z0-9][a-z0-9+.-]*\)\(:[a-z0-9]*\)\{0,1\} *(= *\([A-Za-z0-9.+~:-]*\)).*$/\1=\3/p' | sort -u)`,
+          String.raw`repro_exact=$(apt-cache show ${pinned.map(shellQuote).join(' ')} 2>/dev/null | sed -n 's/^\(Pre-\)\{0,1\}Depends: //p' | tr ',|' '\n\n' | sed -n 's/^ *\([a-z0-9][a-z0-9+.-]*\)\(:[a-z0-9]*\)\{0,1\} *(= *\([A-Za-z0-9.+~:-]*\)).*$/\1=\3/p' | sort -u)`,
           "repro_new=''",
           'for repro_d in $repro_exact; do dpkg-query -W -f=\'${db:Status-Abbrev}\' "${repro_d%%=*}" 2>/dev/null | grep -q \'^ii\' || repro_new="$repro_new ${repro_d%%=*}"; done',
         ].join('\n'),
