@@ -31,11 +31,12 @@ async function refreshTarget(
   ws: Workspace,
   state: StateFile | undefined,
   destroy = false,
+  update?: UpdateSelection,
 ): Promise<{ live: Live; connected: Awaited<ReturnType<typeof connectTarget>> }> {
   const connected = await connectTarget(ws, state?.target.binding, false);
   if (!connected) return { live: EMPTY_LIVE, connected };
   try {
-    const items = probeItems(destroy ? [] : ws.spec.resources, state);
+    const items = probeItems(destroy ? [] : ws.spec.resources, state, update);
     const live = await refresh(connected.connection, items, ws.managers, ws.spec.ctx);
     return { live, connected };
   } catch (e) {
@@ -47,7 +48,7 @@ async function refreshTarget(
 export async function planTarget(ws: Workspace, update: UpdateSelection): Promise<PlanResult> {
   const state = await readTargetState(ws);
   const lock = await readLock(ws.lockPath);
-  const { live, connected } = await refreshTarget(ws, state);
+  const { live, connected } = await refreshTarget(ws, state, false, update);
   try {
     const provider = await providerFor(ws);
     const plan = computePlan({
@@ -155,7 +156,7 @@ export async function applyTarget(ws: Workspace, opts: ApplyOptions): Promise<Ap
       checkPlanFresh(plan, ws, state);
       connected = await connectTarget(ws, state?.target.binding, plan.create_target !== null);
     } else {
-      const refreshed = await refreshTarget(ws, state);
+      const refreshed = await refreshTarget(ws, state, false, opts.update);
       connected = refreshed.connected;
       const provider = await providerFor(ws);
       plan = computePlan({

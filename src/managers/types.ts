@@ -23,6 +23,11 @@ export interface ProbeItem {
   readonly resource?: Resource;
   /** Present when state records the resource. */
   readonly recorded?: Attrs;
+  /**
+   * `--update` names this resource: the probe must find what a fresh resolution would give
+   * (apt's candidate, a branch's head), which it may skip otherwise to stay cheap.
+   */
+  readonly update?: boolean;
 }
 
 export interface ProbeResult {

@@ -15,6 +15,7 @@ import { PLAN_FORMAT_VERSION, summarize, type DriftItem, type Plan } from './mod
 export function probeItems(
   resources: readonly Resource[],
   state: StateFile | undefined,
+  update?: UpdateSelection,
 ): Map<ManagerKind, ProbeItem[]> {
   const byAddress = new Map<Address, { kind: ManagerKind; item: ProbeItem }>();
   for (const r of resources) {
@@ -25,6 +26,7 @@ export function probeItems(
         name: r.name,
         resource: r,
         recorded: state?.resources[r.address]?.attributes,
+        ...(wantsUpdate(update, r.address) ? { update: true } : {}),
       },
     });
   }
