@@ -188,7 +188,15 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       const now = liveAfter.get(change.address);
       const prev = resources[change.address];
       if (!resource) {
-        if (!now) delete resources[change.address];
+        // A deletion landed when nothing is left to record: the thing is gone, or (run steps)
+        // deleting it only means forgetting it.
+        const kept = now ? m.record(undefined, now, prev?.attributes) : undefined;
+        if (kept) {
+          resources[change.address] = { kind: change.kind, attributes: kept };
+        } else {
+          delete resources[change.address];
+          applied.push(change.address);
+        }
         continue;
       }
       const landed = ok

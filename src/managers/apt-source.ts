@@ -228,7 +228,7 @@ export const aptSource = {
       action: 'update',
       before: live,
       after,
-      reason: `${what.join(' and ')} differ`,
+      reason: `${what.join(' and ')} ${what.length === 1 ? 'differs' : 'differ'} from the spec`,
     };
   },
 

@@ -194,7 +194,7 @@ export const file = {
       before: live,
       after,
       ...extra,
-      reason: `${differs.join(', ')} differ`,
+      reason: `${differs.map((d) => (d === 'sha256' ? 'content' : d)).join(' and ')} ${differs.length === 1 ? 'differs' : 'differ'} from the spec`,
     };
   },
 

@@ -108,7 +108,7 @@ test('apt-source parses recorded probe output; diff is noop against what was wri
     const moved = source('backports', { components: ['main', 'contrib'] }, readFileSync(keyring));
     const c = aptSource.diff({ resource: moved, live, facts: {}, update: false });
     assert.equal(c.action, 'update');
-    assert.equal(c.reason, 'sources list differ');
+    assert.equal(c.reason, 'sources list differs from the spec');
   }
 });
 

@@ -119,7 +119,7 @@ test('file diff table: content, mode and owner only when managed', () => {
     owner: 'root:root',
   });
   const mode = d(fileRes('/x', 'a', { mode: '0644' }), live);
-  assert.deepEqual([mode.action, mode.reason], ['update', 'mode differ']);
+  assert.deepEqual([mode.action, mode.reason], ['update', 'mode differs from the spec']);
   const owner = d(fileRes('/x', 'a', { owner: 'nobody' }), live);
   assert.deepEqual([owner.action, owner.after?.['owner']], ['update', 'nobody:root']);
   const createOwned = d(fileRes('/x', 'a', { owner: 'nobody' }));
