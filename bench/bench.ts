@@ -13,7 +13,7 @@
 // - Floor and repro get containers in the same state and install the same packages with the same
 //   recommends policy. Each round times both, alternating which goes first, and the medians of
 //   the rounds are compared (the host is shared, so single samples are noisy).
-// - Times are wall clock of the whole client process (`docker` CLI or `node dist/src/cli/main.js`),
+// - Times are wall clock of the whole client process (`docker` CLI or `node dist/src/cli/repro.js`),
 //   so repro's Node start-up counts against it.
 // - Exec round trips come from repro's own counter (`REPRO_STATS=1`).
 import { spawn } from 'node:child_process';
@@ -68,7 +68,7 @@ const UPDATE_MAX_AGE_S = 30 * 86400;
 const ROUNDS = positiveInt(process.env['BENCH_ROUNDS'], 5);
 const SAMPLES = positiveInt(process.env['BENCH_SAMPLES'], 5);
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/cli/repro.js', import.meta.url));
 const RUN_ID = `${process.pid}`;
 const APT_ENV = 'DEBIAN_FRONTEND=noninteractive';
 

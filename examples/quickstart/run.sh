@@ -17,7 +17,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 echo "== building repro"
 (cd "$repo" && { [ -d node_modules ] || npm ci --no-audit --no-fund --silent; } && npm run build --silent >/dev/null)
-repro() { node "$repo/dist/src/cli/main.js" -f "$here/repro.yaml" "$@"; }
+repro() { node "$repo/dist/src/cli/repro.js" -f "$here/repro.yaml" "$@"; }
 
 upstream="$here/.repro/upstream"
 if [ ! -d "$upstream/pipeline.git" ]; then
@@ -49,4 +49,4 @@ chroot "$here/.repro/roots/quickstart" /bin/sh -c \
   '. /etc/profile.d/repro-quickstart.sh; echo "ANALYSIS_THREADS=$ANALYSIS_THREADS"; pipeline --version; dpkg-query -W jq git; cat /etc/pipeline.conf'
 echo "== repro drift"; repro drift
 echo "Done. The state is in $here/state/scratch.json and the lock in $here/repro.lock."
-echo "Remove everything with: node $repo/dist/src/cli/main.js -f $here/repro.yaml destroy --auto-approve"
+echo "Remove everything with: node $repo/dist/src/cli/repro.js -f $here/repro.yaml destroy --auto-approve"
