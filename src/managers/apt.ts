@@ -270,22 +270,21 @@ export const apt = {
     const now = typeof facts['now'] === 'number' ? facts['now'] : 0;
     const stale = listsMtime === 0 || now - listsMtime > ctx.aptUpdateMaxAge;
     // A package apt knows no candidate for is usually one the lists do not carry yet.
-    if (
-      installs.length > 0 &&
-      (input.changedKinds.has('apt-source') || stale || missingCandidate)
-    ) {
-      out.push({ display: 'apt-get update', script: 'apt-get update -q' });
-    }
+    const updateLists =
+      installs.length > 0 && (input.changedKinds.has('apt-source') || stale || missingCandidate);
+    if (updateLists) out.push({ display: 'apt-get update', script: 'apt-get update -q' });
     // A pinned package whose dependencies demand an exact version (`libjq1 (= 1.6-2.1+deb12u2)`,
     // from the same source package) cannot be installed when a newer candidate of the
     // dependency exists: apt's resolver picks the candidate. Pin those dependencies too (found
     // with one apt-cache call, so the words are apt's own: names and versions of Debian's
     // grammar; `apt-cache show NAME=VERSION` prints exactly that version's record), and
     // mark the ones that were not installed before as automatically installed.
-    // A pin equal to apt's candidate resolves its dependencies to candidates already.
+    // A pin equal to apt's candidate resolves its dependencies to candidates already, but only
+    // while the candidates the refresh saw still hold: after an apt-get update (a new source,
+    // stale lists) they may have moved, so every pin is looked up.
     const pinned = installs.filter((i) => {
       const [name, version] = i.split('=');
-      return version !== undefined && version !== candidateOf(facts, name!);
+      return version !== undefined && (updateLists || version !== candidateOf(facts, name!));
     });
     if (pinned.length > 0) {
       out.push({
