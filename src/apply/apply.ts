@@ -183,6 +183,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       break;
     }
     const ok = res.exitCode === 0;
+    const missing: Address[] = [];
     for (const change of batch.changes) {
       const resource = input.destroy ? undefined : specResources.get(change.address);
       const now = liveAfter.get(change.address);
@@ -199,8 +200,9 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
         }
         continue;
       }
+      // A manager that records without live state (an unguarded run step) says so itself.
       const landed = ok
-        ? now !== undefined || change.kind === 'run'
+        ? now !== undefined || m.record(resource, undefined, prev?.attributes) !== undefined
         : now !== undefined &&
           m.diff({
             resource,
@@ -210,10 +212,21 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
             facts: {},
             update: false,
           }).action === 'noop';
-      if (!landed) continue;
+      if (!landed) {
+        if (ok) missing.push(change.address);
+        continue;
+      }
       const attrs = m.record(resource, now, prev?.attributes);
-      if (attrs) resources[change.address] = { kind: change.kind, attributes: attrs };
-      else delete resources[change.address];
+      // Updating something that was there before repro does not make it repro's to remove.
+      if (attrs) {
+        resources[change.address] = {
+          kind: change.kind,
+          attributes: attrs,
+          ...(prev?.adopted ? { adopted: true } : {}),
+        };
+      } else {
+        delete resources[change.address];
+      }
       if (now) setLock(lockEntries, change.address, m.lockEntry(resource, now));
       applied.push(change.address);
     }
@@ -224,8 +237,27 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     });
     lock = await saveLock(input.lockPath, lock, lockEntries);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    if (ok) {
-      changedKinds.add(batch.kind);
+    if (ok) changedKinds.add(batch.kind);
+    if (ok && missing.length > 0) {
+      // The commands succeeded yet the probe does not find these: recording them would lie, and
+      // not saying so would make every later plan create them again.
+      failures.push({
+        kind: batch.kind,
+        addresses: missing,
+        error: new ReproError(
+          'apply.not-found-after',
+          `${batch.kind} commands succeeded, but ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not on the target afterwards`,
+          {
+            address: missing.join(', '),
+            hint:
+              batch.kind === 'apt'
+                ? 'a virtual package installs a provider under another name: name the real package in the spec'
+                : 'check the resource definition; run with --verbose to see the commands’ output',
+          },
+        ),
+      });
+      for (const a of missing) failedSet.add(a);
+    } else if (ok) {
       io.notify('progress', `${batch.kind}: done in ${seconds}s`);
     } else {
       const err = new CommandFailedError(display, res.exitCode, res.stderr, {

@@ -155,6 +155,11 @@ export async function applyTarget(ws: Workspace, opts: ApplyOptions): Promise<Ap
       plan = await loadPlan(opts.planFile);
       checkPlanFresh(plan, ws, state);
       connected = await connectTarget(ws, state?.target.binding, plan.create_target !== null);
+      if (!connected) {
+        throw new StalePlanError(
+          `target '${ws.target.name}' existed when the plan was made and is gone now`,
+        );
+      }
     } else {
       const refreshed = await refreshTarget(ws, state, false, opts.update);
       connected = refreshed.connected;

@@ -267,4 +267,17 @@ files:
     (await run(['docker', 'exec', name, 'dpkg-query', '-W', 'tree'])).stdout,
     /^tree\t2\./,
   );
+  // A virtual package: apt-get installs a provider under another name and exits 0.
+  await writeFile(
+    join(dir, 'repro.yaml'),
+    (await readFile(join(dir, 'repro.yaml'), 'utf8')).replace(
+      'packages: [tree]',
+      'packages: [tree, ssh-client]',
+    ),
+  );
+  const v = expectCode(await repro(dir, ['apply', '--auto-approve']), 1, 'apply a virtual package');
+  assert.match(v.stderr, /apt commands succeeded, but apt:ssh-client is not on the target afterwards/);
+  assert.match(v.stderr, /hint: a virtual package installs a provider under another name/);
+  const after = JSON.parse(await readFile(join(dir, 'state', 'box.json'), 'utf8'));
+  assert.equal(after.resources['apt:ssh-client'], undefined, 'nothing false is recorded');
 });
