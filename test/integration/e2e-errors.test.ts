@@ -276,7 +276,10 @@ files:
     ),
   );
   const v = expectCode(await repro(dir, ['apply', '--auto-approve']), 1, 'apply a virtual package');
-  assert.match(v.stderr, /apt commands succeeded, but apt:ssh-client is not on the target afterwards/);
+  assert.match(
+    v.stderr,
+    /apt commands succeeded, but apt:ssh-client is not on the target afterwards/,
+  );
   assert.match(v.stderr, /hint: a virtual package installs a provider under another name/);
   const after = JSON.parse(await readFile(join(dir, 'state', 'box.json'), 'utf8'));
   assert.equal(after.resources['apt:ssh-client'], undefined, 'nothing false is recorded');
