@@ -13,23 +13,23 @@ import type {
 } from '../../providers/types.js';
 import type { Workspace } from './workspace.js';
 
+/** Exec round trips made by this process; reported on stderr when REPRO_STATS=1. */
+export const stats = { execs: 0 };
+
+/** Counts every exec into `stats`; otherwise the provider's connection unchanged. */
 export class CountingConnection implements Connection {
-  execs = 0;
   constructor(private readonly inner: Connection) {}
   get description(): string {
     return this.inner.description;
   }
   exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
-    this.execs++;
+    stats.execs++;
     return this.inner.exec(argv, opts);
   }
   close(): Promise<void> {
     return this.inner.close();
   }
 }
-
-/** Exec round trips made by this process; reported on stderr when REPRO_STATS=1. */
-export const stats = { execs: 0 };
 
 export async function providerFor(ws: Workspace): Promise<Provider<unknown>> {
   const provider = (await loadProvider(ws.target.provider)) as Provider<unknown>;
@@ -55,11 +55,5 @@ export async function connectTarget(
     specDir: ws.spec.dir,
   });
   if (!connected) return undefined;
-  const counting = new CountingConnection(connected.connection);
-  const origExec = counting.exec.bind(counting);
-  counting.exec = (argv, opts) => {
-    stats.execs++;
-    return origExec(argv, opts);
-  };
-  return { ...connected, connection: counting };
+  return { ...connected, connection: new CountingConnection(connected.connection) };
 }
