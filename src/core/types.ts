@@ -10,7 +10,17 @@ export type Attrs = { [k: string]: JsonValue };
 export type Address = string;
 
 /** Resource kinds, in layer order. A kind's index is its layer. */
-export const KINDS = ['apt-source', 'apt', 'env', 'git', 'file', 'run'] as const;
+export const KINDS = [
+  'apt-source',
+  'apt',
+  'pip-venv',
+  'pip',
+  'npm',
+  'env',
+  'git',
+  'file',
+  'run',
+] as const;
 export type ManagerKind = (typeof KINDS)[number];
 
 export function layerOf(kind: ManagerKind): number {

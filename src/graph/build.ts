@@ -6,9 +6,10 @@ import { KINDS, layerOf, type Address, type Resource } from '../core/types.js';
 import { Dag } from './dag.js';
 
 /**
- * Why an edge exists: `layer` (OS sources → OS packages → env → VCS → files → run), `provides`
- * (a manager after the OS package that installs its tool), `order` (run steps in spec order),
- * `after` (explicit in the spec).
+ * Why an edge exists: `layer` (OS sources → OS packages → overlay environments (venvs) → their
+ * packages (pip, npm) → env → VCS → files → run), `provides` (a manager after the OS package that
+ * installs its tool; a package after its venv), `order` (run steps in spec order), `after`
+ * (explicit in the spec).
  */
 export type EdgeKind = 'layer' | 'provides' | 'order' | 'after';
 
@@ -19,8 +20,18 @@ export interface ResourceGraph {
 
 /** OS packages that provide the tool a manager runs on the target. */
 const TOOL_PACKAGES: Partial<Record<Resource['kind'], readonly string[]>> = {
+  'pip-venv': ['apt:python3', 'apt:python3-venv'],
+  pip: ['apt:python3-pip'],
+  npm: ['apt:nodejs', 'apt:npm'],
   git: ['apt:git'],
 };
+
+/** The resource that provides an overlay environment to this one (a package's venv). */
+function environmentOf(r: Resource): string | undefined {
+  if (r.kind === 'pip' && typeof r.desired['venv'] === 'string')
+    return `pip-venv:${r.desired['venv']}`;
+  return undefined;
+}
 
 export function addResources(dag: Dag<EdgeKind>, resources: readonly Resource[]): void {
   for (const r of resources) dag.addNode(r.address);
@@ -42,6 +53,8 @@ export function addProviderEdges(dag: Dag<EdgeKind>, resources: readonly Resourc
     for (const tool of TOOL_PACKAGES[r.kind] ?? []) {
       if (dag.hasNode(tool)) dag.addEdge(tool, r.address, 'provides');
     }
+    const env = environmentOf(r);
+    if (env !== undefined && dag.hasNode(env)) dag.addEdge(env, r.address, 'provides');
   }
 }
 

@@ -87,6 +87,12 @@ class Normalizer {
     for (const [i, item] of this.items(apt.packages, ['os', 'apt', 'packages'])) {
       this.aptPackage(item, ['os', 'apt', 'packages', i]);
     }
+    for (const [i, item] of this.items(this.data.pip, ['pip'])) {
+      this.pipEnv(rec(item), ['pip', i]);
+    }
+    for (const [i, item] of this.items(this.data.npm, ['npm'])) {
+      this.npmScope(rec(item), ['npm', i]);
+    }
     for (const [name, value] of Object.entries(rec(this.data.env))) {
       if (this.ok(['env', name])) this.envVar(name, value);
     }
@@ -194,6 +200,78 @@ class Normalizer {
       return;
     }
     this.add('env', name, desired, undefined, at, undefined, ref);
+  }
+
+  /**
+   * A `pip:` entry: the venv (`pip-venv:PATH`) when one is named, and one `pip:SCOPE:NAME` per
+   * requirement, SCOPE being the venv path or, for a system interpreter, the interpreter's name.
+   * Names are normalized as PEP 503 does; the specifier's grammar is the manager's to check.
+   */
+  private pipEnv(item: Rec, at: Path): void {
+    const python = typeof item.python === 'string' ? item.python : 'python3';
+    const venv = typeof item.venv === 'string' ? absolute(item.venv) : undefined;
+    const scope = venv ?? python;
+    if (venv !== undefined) {
+      this.add('pip-venv', venv, { path: venv, python }, item.after, [...at, 'venv']);
+    }
+    const options: Attrs = {};
+    if (typeof item.index === 'string') options.index = item.index;
+    if (Array.isArray(item.extra_index)) options.extra_index = strings(item.extra_index);
+    if (Array.isArray(item.find_links)) options.find_links = strings(item.find_links);
+    if (item.no_index === true) options.no_index = true;
+    for (const [i, raw] of this.items(item.packages, [...at, 'packages'])) {
+      const where: Path = [...at, 'packages', i];
+      const text = String(raw).trim();
+      const m = /^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[([^\]]*)\])?\s*(.*)$/s.exec(
+        text,
+      );
+      if (!m) {
+        this.error(
+          'spec.pip-requirement',
+          `${labelOf(where)}: '${text}' is not a requirement`,
+          this.source.valueAt(where),
+          { hint: "write 'name', 'name==1.2', 'name[extra]>=1' or 'name @ https://…'" },
+        );
+        continue;
+      }
+      const name = m[1]!.toLowerCase().replace(/[-_.]+/g, '-');
+      const desired: Attrs = { scope, python, name, requirement: text, ...options };
+      if (venv !== undefined) desired.venv = venv;
+      const extras = (m[2] ?? '')
+        .split(',')
+        .map((e) => e.trim().toLowerCase())
+        .filter(Boolean);
+      if (extras.length > 0) desired.extras = [...new Set(extras)].sort();
+      const rest = m[3]!.trim();
+      if (rest.startsWith('@')) desired.url = rest.slice(1).trim();
+      else if (rest !== '') desired.spec = rest;
+      this.add('pip', `${scope}:${name}`, desired, item.after, where);
+    }
+  }
+
+  /** An `npm:` entry: one `npm:SCOPE:NAME` per package, SCOPE the prefix or project directory. */
+  private npmScope(item: Rec, at: Path): void {
+    const project = typeof item.project === 'string' ? absolute(item.project) : undefined;
+    const prefix = typeof item.prefix === 'string' ? absolute(item.prefix) : undefined;
+    const scope = project ?? prefix ?? '/usr/local';
+    for (const [i, raw] of this.items(item.packages, [...at, 'packages'])) {
+      const where: Path = [...at, 'packages', i];
+      const text = String(raw).trim();
+      const m = /^((?:@[^@/\s]+\/)?[^@/\s]+)(?:@(\S+))?$/.exec(text);
+      if (!m) {
+        this.error(
+          'spec.npm-package',
+          `${labelOf(where)}: '${text}' is not an npm package`,
+          this.source.valueAt(where),
+          { hint: "write 'name', 'name@1.2.3', 'name@^1' or '@scope/name@2'" },
+        );
+        continue;
+      }
+      const desired: Attrs = { scope, mode: project ? 'project' : 'global', name: m[1]! };
+      if (m[2] !== undefined) desired.spec = m[2];
+      if (typeof item.registry === 'string') desired.registry = item.registry;
+      this.add('npm', `${scope}:${m[1]!}`, desired, item.after, where);
+    }
   }
 
   private gitCheckout(item: Rec, at: Path): void {
