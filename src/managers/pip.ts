@@ -1,0 +1,873 @@
+// pip: Python virtual environments (`pip-venv:PATH`) and the packages in them or in a system
+// interpreter (`pip:SCOPE:NAME`, SCOPE being the venv path or the interpreter's name).
+//
+// Invariants:
+// - Every name, extra, specifier, URL, index option and interpreter is checked (check()) before
+//   it can reach a shell; commands() re-checks and throws rather than quote something odd, and
+//   the requirement given to pip is rebuilt from the checked parts, never the text as written.
+// - The probe runs ONE `python -m pip list --format=json` per scope and prints it base64-encoded
+//   on one line, so nothing pip prints can forge a probe line.
+// - The version to install is: the spec's exact pin (`==X`) ?? the lock ?? what pip resolves now
+//   (unknown until apply). `--update` drops the lock and re-resolves with `--upgrade`.
+// - A venv path is only ever removed when it holds a pyvenv.cfg; an existing path that is not a
+//   venv is refused with a message naming it.
+import type { Diagnostic } from '../core/errors.js';
+import { shellJoin, shellQuote, type Command } from '../core/shell.js';
+import type { Attrs, Change, JsonValue, Resource } from '../core/types.js';
+import {
+  CONTROL,
+  diag,
+  failScript,
+  itemIndex,
+  pathProblem,
+  probeFragment,
+  probeLines,
+  str,
+  strList,
+} from './common.js';
+import type {
+  CommandInput,
+  DiffInput,
+  Manager,
+  ManagerContext,
+  ProbeItem,
+  ProbeResult,
+} from './types.js';
+
+// ---------------------------------------------------------------------------------------------
+// Grammar: PEP 503 names, PEP 508 extras, PEP 440 versions and specifiers.
+
+/** A PEP 503-normalized project name. */
+export const PIP_NAME = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+/** An extra's name (PEP 685 normalizes them like project names; we accept the PEP 508 form). */
+export const EXTRA_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
+/** An interpreter: a command name or an absolute path of plain characters. */
+export const PYTHON_NAME = /^(?:\/[A-Za-z0-9._+-]+)*\/?[A-Za-z0-9._+-]+$/;
+
+/** PEP 440 version (the `packaging` library's VERSION_PATTERN), anchored. */
+const VERSION_RE =
+  /^v?(?:(?:([0-9]+)!)?([0-9]+(?:\.[0-9]+)*)([-_.]?(alpha|beta|preview|pre|a|b|c|rc)[-_.]?([0-9]+)?)?((?:-([0-9]+))|(?:[-_.]?(post|rev|r)[-_.]?([0-9]+)?))?([-_.]?(dev)[-_.]?([0-9]+)?)?)(?:\+([a-z0-9]+(?:[-_.][a-z0-9]+)*))?$/i;
+
+export function isPep440Version(v: string): boolean {
+  return VERSION_RE.test(v);
+}
+
+type LocalPart = number | string;
+interface ParsedVersion {
+  epoch: number;
+  release: number[];
+  pre?: [number, number];
+  post?: number;
+  dev?: number;
+  local?: LocalPart[];
+}
+
+const PRE_RANK: Record<string, number> = {
+  a: 0,
+  alpha: 0,
+  b: 1,
+  beta: 1,
+  c: 2,
+  rc: 2,
+  pre: 2,
+  preview: 2,
+};
+
+export function parseVersion(v: string): ParsedVersion | undefined {
+  const m = VERSION_RE.exec(v.trim());
+  if (!m) return undefined;
+  const out: ParsedVersion = {
+    epoch: m[1] ? Number(m[1]) : 0,
+    release: m[2]!.split('.').map(Number),
+  };
+  if (m[4]) out.pre = [PRE_RANK[m[4].toLowerCase()]!, Number(m[5] ?? 0)];
+  if (m[6]) out.post = Number(m[7] ?? m[9] ?? 0);
+  if (m[11]) out.dev = Number(m[12] ?? 0);
+  if (m[13]) {
+    out.local = m[13]
+      .toLowerCase()
+      .split(/[-_.]/)
+      .map((s) => (/^[0-9]+$/.test(s) ? Number(s) : s));
+  }
+  return out;
+}
+
+function cmpNum(a: number, b: number): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function cmpRelease(a: readonly number[], b: readonly number[]): number {
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const c = cmpNum(a[i] ?? 0, b[i] ?? 0);
+    if (c !== 0) return c;
+  }
+  return 0;
+}
+
+/** Orders parsed versions as PEP 440 does; `withLocal` false ignores local labels. */
+function cmpParsed(a: ParsedVersion, b: ParsedVersion, withLocal = true): number {
+  let c = cmpNum(a.epoch, b.epoch) || cmpRelease(a.release, b.release);
+  if (c !== 0) return c;
+  // Pre-release key: a dev release without pre or post sorts before every pre-release.
+  const preKey = (v: ParsedVersion): number[] =>
+    v.pre ? [0, ...v.pre] : v.post === undefined && v.dev !== undefined ? [-1] : [1];
+  const pa = preKey(a);
+  const pb = preKey(b);
+  for (let i = 0; i < Math.max(pa.length, pb.length) && c === 0; i++) {
+    c = cmpNum(pa[i] ?? 0, pb[i] ?? 0);
+  }
+  if (c !== 0) return c;
+  c = cmpNum(a.post ?? -1, b.post ?? -1);
+  if (c !== 0) return c;
+  c = cmpNum(a.dev ?? Infinity, b.dev ?? Infinity);
+  if (c !== 0 || !withLocal) return c;
+  const la = a.local;
+  const lb = b.local;
+  if (!la || !lb) return la ? 1 : lb ? -1 : 0;
+  for (let i = 0; i < Math.max(la.length, lb.length); i++) {
+    const x = la[i];
+    const y = lb[i];
+    if (x === undefined) return -1;
+    if (y === undefined) return 1;
+    if (typeof x === 'number' && typeof y === 'number') c = cmpNum(x, y);
+    else if (typeof x === 'number') c = 1;
+    else if (typeof y === 'number') c = -1;
+    else c = x < y ? -1 : x > y ? 1 : 0;
+    if (c !== 0) return c;
+  }
+  return 0;
+}
+
+/** PEP 440 ordering of two version strings; undefined when either is not a version. */
+export function compareVersions(a: string, b: string): number | undefined {
+  const pa = parseVersion(a);
+  const pb = parseVersion(b);
+  return pa && pb ? cmpParsed(pa, pb) : undefined;
+}
+
+const OPERATORS = ['===', '~=', '==', '!=', '<=', '>=', '<', '>'] as const;
+type Operator = (typeof OPERATORS)[number];
+export interface Clause {
+  readonly op: Operator;
+  readonly version: string;
+}
+
+/** Parses a PEP 440 specifier set (`>=1,<2`), or explains why it is not one. */
+export function parseSpecifier(spec: string): { clauses: Clause[] } | { problem: string } {
+  if (CONTROL.test(spec)) return { problem: 'must not contain control characters' };
+  if (spec.includes(';')) return { problem: 'environment markers (";") are not supported' };
+  const clauses: Clause[] = [];
+  for (const raw of spec.split(',')) {
+    const part = raw.trim();
+    const op = OPERATORS.find((o) => part.startsWith(o));
+    if (op === undefined) {
+      return { problem: `"${part}" does not start with one of ${OPERATORS.join(' ')}` };
+    }
+    const version = part.slice(op.length).trim();
+    if (op === '===') {
+      if (!/^[A-Za-z0-9._+!-]+$/.test(version)) {
+        return { problem: `"${part}": "===" needs a version without spaces or symbols` };
+      }
+    } else {
+      const wildcard = version.endsWith('.*');
+      const base = wildcard ? version.slice(0, -2) : version;
+      if (wildcard && op !== '==' && op !== '!=') {
+        return { problem: `"${part}": a ".*" suffix is only allowed with == and !=` };
+      }
+      if (!isPep440Version(base)) {
+        return { problem: `"${version}" in "${part}" is not a PEP 440 version` };
+      }
+      if ((wildcard || (op !== '==' && op !== '!=')) && base.includes('+')) {
+        return {
+          problem: `"${part}": a local version label ("+…") is only allowed with == and !=`,
+        };
+      }
+      if (op === '~=' && !/^[^+]*[0-9]+\.[0-9]+/.test(base.replace(/^[0-9]+!/, ''))) {
+        return { problem: `"${part}": "~=" needs at least two release segments (e.g. ~=1.4)` };
+      }
+    }
+    clauses.push({ op, version });
+  }
+  return { clauses };
+}
+
+function matchesClause(v: ParsedVersion, raw: string, c: Clause): boolean {
+  if (c.op === '===') return raw.trim().toLowerCase() === c.version.toLowerCase();
+  const wildcard = c.version.endsWith('.*');
+  const s = parseVersion(wildcard ? c.version.slice(0, -2) : c.version);
+  if (!s) return false;
+  if (wildcard) {
+    const prefix = v.epoch === s.epoch && s.release.every((n, i) => (v.release[i] ?? 0) === n);
+    return c.op === '==' ? prefix : !prefix;
+  }
+  const withLocal = s.local !== undefined;
+  const cmp = cmpParsed(v, s, withLocal);
+  switch (c.op) {
+    case '==':
+      return cmp === 0;
+    case '!=':
+      return cmp !== 0;
+    case '<=':
+      return cmp <= 0;
+    case '>=':
+      return cmp >= 0;
+    case '<':
+      return cmp < 0;
+    case '>':
+      return cmp > 0;
+    case '~=': {
+      const head = s.release.slice(0, -1);
+      return cmp >= 0 && v.epoch === s.epoch && head.every((n, i) => (v.release[i] ?? 0) === n);
+    }
+  }
+}
+
+/** Whether `version` satisfies the specifier set; undefined when either cannot be parsed. */
+export function satisfies(version: string, spec: string): boolean | undefined {
+  const parsed = parseSpecifier(spec);
+  const v = parseVersion(version);
+  if ('problem' in parsed || !v) return undefined;
+  return parsed.clauses.every((c) => matchesClause(v, version, c));
+}
+
+/** The exact version a specifier pins (`==1.2`, `===1.2`), or undefined. */
+export function exactPin(spec: string | undefined): string | undefined {
+  if (spec === undefined) return undefined;
+  const parsed = parseSpecifier(spec);
+  if ('problem' in parsed || parsed.clauses.length !== 1) return undefined;
+  const c = parsed.clauses[0]!;
+  if ((c.op === '==' || c.op === '===') && !c.version.endsWith('.*')) return c.version;
+  return undefined;
+}
+
+/** Why `url` is not an acceptable direct reference / index / find-links URL, or undefined. */
+export function urlProblem(url: string): string | undefined {
+  if (CONTROL.test(url) || /\s/.test(url)) return 'must not contain spaces or control characters';
+  const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)(.*)$/i.exec(url);
+  if (!m) return 'must be a URL like https://host/path';
+  const scheme = m[1]!.toLowerCase();
+  const allowed = ['http', 'https', 'file', 'git+https', 'git+http', 'git+ssh', 'git+file'];
+  if (!allowed.includes(scheme)) return `scheme ${scheme}:// is not one of ${allowed.join(', ')}`;
+  if (scheme !== 'file' && scheme !== 'git+file' && m[2] === '') return 'has no host';
+  return undefined;
+}
+
+/** find_links entries are URLs or absolute directories on the target. */
+function linkProblem(link: string): string | undefined {
+  return link.startsWith('/') ? pathProblem(link) : urlProblem(link);
+}
+
+/** `https://user:token@host/…` → `https://***@host/…`, for displays. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@');
+}
+
+// ---------------------------------------------------------------------------------------------
+// pip-venv
+
+function venvPathOf(item: ProbeItem): string {
+  return str(item.resource?.desired, 'path') ?? str(item.recorded, 'path') ?? item.name;
+}
+
+export const pipVenvManager = {
+  kind: 'pip-venv',
+  tracked: ['python_version'],
+
+  check(resource: Resource): Diagnostic[] {
+    const out: Diagnostic[] = [];
+    const path = str(resource.desired, 'path') ?? resource.name;
+    const problem = pathProblem(path);
+    if (problem !== undefined) {
+      out.push(diag(resource, 'pip-venv.path', `venv path ${JSON.stringify(path)} ${problem}`));
+    }
+    const python = str(resource.desired, 'python') ?? 'python3';
+    if (!PYTHON_NAME.test(python)) {
+      out.push(
+        diag(
+          resource,
+          'pip-venv.python',
+          `invalid interpreter ${JSON.stringify(python)} for venv ${path}`,
+          'name a command such as python3 or python3.11, or an absolute path',
+        ),
+      );
+    }
+    return out;
+  },
+
+  probeScript(items: readonly ProbeItem[], _ctx: ManagerContext): string {
+    const lines: string[] = [];
+    items.forEach((item, i) => {
+      const p = venvPathOf(item);
+      if (pathProblem(p) !== undefined) return;
+      const q = shellQuote(p);
+      lines.push(
+        `if [ -f ${q}/pyvenv.cfg ] && [ -x ${q}/bin/python ]; then`,
+        `  _r_v=$(sed -n 's/^version[_a-z]* *= *\\([0-9][0-9a-z.+]*\\) *$/\\1/p' ${q}/pyvenv.cfg 2>/dev/null | head -n 1)`,
+        `  printf 'V\\t${i}\\tvenv\\t%s\\n' "$_r_v"`,
+        `elif [ -e ${q} ] || [ -L ${q} ]; then printf 'V\\t${i}\\tother\\n'`,
+        `fi`,
+      );
+    });
+    if (lines.length === 0) lines.push(':');
+    return probeFragment(lines);
+  },
+
+  parseProbe(output: string, items: readonly ProbeItem[], _ctx: ManagerContext): ProbeResult {
+    const live = new Map<string, Attrs>();
+    const notVenv: string[] = [];
+    for (const { tag, fields } of probeLines(output)) {
+      if (tag !== 'V') continue;
+      const i = itemIndex(fields[0], items.length);
+      if (i === undefined) continue;
+      const item = items[i]!;
+      const path = venvPathOf(item);
+      if (fields[1] === 'venv') {
+        const v = fields[2] ?? '';
+        live.set(item.address, { path, python_version: /^[0-9][0-9a-z.+]*$/.test(v) ? v : '' });
+      } else if (fields[1] === 'other') {
+        notVenv.push(path);
+      }
+    }
+    return { live, facts: { not_venv: notVenv.sort() } };
+  },
+
+  diff(input: DiffInput): Change {
+    const path =
+      str(input.resource?.desired, 'path') ??
+      str(input.live, 'path') ??
+      str(input.recorded, 'path');
+    if (path === undefined) throw new Error('pip-venv.diff: no resource, live or recorded path');
+    const address = input.resource?.address ?? `pip-venv:${path}`;
+    const { live } = input;
+    if (!input.resource) {
+      return live
+        ? {
+            address,
+            kind: 'pip-venv',
+            action: 'delete',
+            before: live,
+            reason: 'removed from the spec',
+          }
+        : { address, kind: 'pip-venv', action: 'noop' };
+    }
+    if (live) return { address, kind: 'pip-venv', action: 'noop', before: live, after: live };
+    const python = str(input.resource.desired, 'python') ?? 'python3';
+    const notVenv = strList(input.facts, 'not_venv') ?? [];
+    return {
+      address,
+      kind: 'pip-venv',
+      action: 'create',
+      after: { path },
+      afterUnknown: ['python_version'],
+      reason: notVenv.includes(path)
+        ? `${path} exists but is not a venv (no pyvenv.cfg)`
+        : `no venv (created with ${python} -m venv)`,
+    };
+  },
+
+  commands(input: CommandInput): Command[] {
+    const out: Command[] = [];
+    for (const c of input.changes) {
+      const path = str(c.after, 'path') ?? str(c.before, 'path') ?? c.address.slice(9);
+      if (pathProblem(path) !== undefined) throw new Error(`refusing invalid venv path ${path}`);
+      const q = shellQuote(path);
+      if (c.action === 'delete') {
+        out.push({
+          display: `rm -rf ${q} (a venv)`,
+          script: `if [ -f ${q}/pyvenv.cfg ]; then rm -rf ${q}; fi`,
+        });
+        continue;
+      }
+      const python = str(input.resources.get(c.address)?.desired, 'python') ?? 'python3';
+      if (!PYTHON_NAME.test(python)) throw new Error(`refusing invalid interpreter ${python}`);
+      const py = shellQuote(python);
+      out.push({
+        display: `${shellJoin([python, '-m', 'venv', path])}`,
+        script: [
+          `if [ -e ${q} ] || [ -L ${q} ]; then`,
+          `  if [ ! -d ${q} ] || { [ ! -f ${q}/pyvenv.cfg ] && [ -n "$(ls -A ${q} 2>/dev/null)" ]; }; then`,
+          `    ${failScript(`repro: ${path} exists but is not a venv (no pyvenv.cfg); remove it or choose another venv path`)}`,
+          `  fi`,
+          `fi`,
+          `if ! command -v ${py} >/dev/null 2>&1; then`,
+          `  ${failScript(`repro: the interpreter ${python} for venv ${path} is not on the target; install it (e.g. apt: [python3, python3-venv]) or set python:`)}`,
+          `fi`,
+          `${py} -m venv ${q}`,
+        ].join('\n'),
+      });
+    }
+    return out;
+  },
+
+  lockEntry(_resource: Resource, _live: Attrs): Attrs | undefined {
+    return undefined;
+  },
+
+  record(
+    _resource: Resource | undefined,
+    live: Attrs | undefined,
+    _previous?: Attrs,
+  ): Attrs | undefined {
+    return live;
+  },
+} satisfies Manager;
+
+// ---------------------------------------------------------------------------------------------
+// pip packages
+
+/** PEP 503 normalization. */
+export function normalizeName(name: string): string {
+  return name.toLowerCase().replace(/[-_.]+/g, '-');
+}
+
+/** Splits `SCOPE:NAME` (the scope may itself contain ':'). */
+function splitName(name: string): { scope: string; pkg: string } {
+  const i = name.lastIndexOf(':');
+  return i < 0 ? { scope: '', pkg: name } : { scope: name.slice(0, i), pkg: name.slice(i + 1) };
+}
+
+function scopeOf(item: { name: string; resource?: Resource; recorded?: Attrs }): string {
+  return (
+    str(item.resource?.desired, 'scope') ??
+    str(item.recorded, 'scope') ??
+    splitName(item.name).scope
+  );
+}
+
+function pkgOf(item: { name: string; resource?: Resource; recorded?: Attrs }): string {
+  return (
+    str(item.resource?.desired, 'name') ?? str(item.recorded, 'name') ?? splitName(item.name).pkg
+  );
+}
+
+/** Whether a scope names a venv: declared so, or (from state only) an absolute path. */
+type ScopeKind = 'venv' | 'system' | 'auto';
+
+function scopeProblem(scope: string): string | undefined {
+  if (scope.startsWith('/')) return pathProblem(scope);
+  return PYTHON_NAME.test(scope) ? undefined : 'is not an interpreter name';
+}
+
+/** Sorted scopes of the items, each with what the spec says it is. */
+function scopesOf(items: readonly ProbeItem[]): [string, ScopeKind][] {
+  const kinds = new Map<string, ScopeKind>();
+  for (const item of items) {
+    const scope = scopeOf(item);
+    if (scopeProblem(scope) !== undefined || !PIP_NAME.test(pkgOf(item))) continue;
+    const declared: ScopeKind | undefined = item.resource
+      ? str(item.resource.desired, 'venv') !== undefined
+        ? 'venv'
+        : 'system'
+      : undefined;
+    const prev = kinds.get(scope);
+    kinds.set(scope, declared ?? prev ?? (scope.startsWith('/') ? 'auto' : 'system'));
+  }
+  return [...kinds.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function scopeFacts(facts: Attrs, scope: string): { [k: string]: JsonValue } | undefined {
+  const s = facts['scopes'];
+  if (s === null || typeof s !== 'object' || Array.isArray(s)) return undefined;
+  const v = (s as Record<string, JsonValue>)[scope];
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+}
+
+/** Parses `pip list --format=json` into normalized name → version. */
+export function parsePipList(json: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let data: unknown;
+  try {
+    data = JSON.parse(json);
+  } catch {
+    return out;
+  }
+  if (!Array.isArray(data)) return out;
+  for (const row of data as unknown[]) {
+    if (row === null || typeof row !== 'object') continue;
+    const { name, version } = row as { name?: unknown; version?: unknown };
+    if (typeof name !== 'string' || typeof version !== 'string') continue;
+    out.set(normalizeName(name), version);
+  }
+  return out;
+}
+
+function checkPip(resource: Resource): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const d = resource.desired;
+  const name = str(d, 'name') ?? '';
+  const req = str(d, 'requirement') ?? name;
+  const bad = (code: string, what: string, hint?: string): void => {
+    out.push(
+      diag(
+        resource,
+        code,
+        `${resource.address}: ${what} in requirement ${JSON.stringify(req)}`,
+        hint,
+      ),
+    );
+  };
+  if (!PIP_NAME.test(name)) {
+    bad(
+      'pip.name',
+      `invalid package name ${JSON.stringify(name)}`,
+      'names are letters, digits and - _ .',
+    );
+  }
+  for (const extra of strList(d, 'extras') ?? []) {
+    if (!EXTRA_NAME.test(extra)) {
+      bad(
+        'pip.extra',
+        `invalid extra ${JSON.stringify(extra)}`,
+        "write extras as 'name[extra1,extra2]'",
+      );
+    }
+  }
+  const spec = str(d, 'spec');
+  if (spec !== undefined) {
+    const parsed = parseSpecifier(spec);
+    if ('problem' in parsed) {
+      bad(
+        'pip.specifier',
+        `invalid version specifier ${JSON.stringify(spec)}: ${parsed.problem}`,
+        "write PEP 440 specifiers such as '==5.2.0', '>=1,<2', '~=1.4' or '!=1.3.*'",
+      );
+    }
+  }
+  const url = str(d, 'url');
+  if (url !== undefined) {
+    const problem = urlProblem(url);
+    if (problem !== undefined) {
+      bad(
+        'pip.url',
+        `invalid direct reference ${JSON.stringify(url)}: ${problem}`,
+        "write 'name @ https://host/path/file.whl'",
+      );
+    }
+  }
+  const scope = str(d, 'scope') ?? '';
+  const scopeBad = scopeProblem(scope);
+  if (scopeBad !== undefined) bad('pip.scope', `scope ${JSON.stringify(scope)} ${scopeBad}`);
+  const python = str(d, 'python') ?? 'python3';
+  if (!PYTHON_NAME.test(python)) bad('pip.python', `invalid interpreter ${JSON.stringify(python)}`);
+  const index = str(d, 'index');
+  const urls: [string, string][] = [
+    ...(index === undefined ? [] : [['index', index] as [string, string]]),
+    ...(strList(d, 'extra_index') ?? []).map((u): [string, string] => ['extra_index', u]),
+  ];
+  for (const [key, u] of urls) {
+    const problem = urlProblem(u);
+    if (problem !== undefined)
+      bad('pip.index', `${key} ${JSON.stringify(redactUrl(u))} ${problem}`);
+  }
+  for (const link of strList(d, 'find_links') ?? []) {
+    const problem = linkProblem(link);
+    if (problem !== undefined) {
+      bad(
+        'pip.find-links',
+        `find_links ${JSON.stringify(redactUrl(link))} ${problem}`,
+        'an absolute directory on the target or a URL',
+      );
+    }
+  }
+  return out;
+}
+
+/** The checked requirement pip gets: `name[extras]==v`, `name[extras]SPEC` or `name @ URL`. */
+export function requirementFor(desired: Attrs, version: string | undefined): string {
+  const name = str(desired, 'name') ?? '';
+  if (!PIP_NAME.test(name)) throw new Error(`refusing invalid pip package name ${name}`);
+  const extras = strList(desired, 'extras') ?? [];
+  for (const e of extras) {
+    if (!EXTRA_NAME.test(e)) throw new Error(`refusing invalid extra ${e} of ${name}`);
+  }
+  const head = extras.length > 0 ? `${name}[${extras.join(',')}]` : name;
+  const url = str(desired, 'url');
+  if (url !== undefined) {
+    if (urlProblem(url) !== undefined) throw new Error(`refusing invalid URL for ${name}`);
+    return `${head} @ ${url}`;
+  }
+  if (version !== undefined) {
+    if (!isPep440Version(version))
+      throw new Error(`refusing invalid version ${version} of ${name}`);
+    return `${head}==${version}`;
+  }
+  const spec = str(desired, 'spec');
+  if (spec === undefined) return head;
+  if ('problem' in parseSpecifier(spec)) throw new Error(`refusing invalid specifier of ${name}`);
+  return `${head}${spec.replace(/\s+/g, '')}`;
+}
+
+/** The version the resource should be at and why; version undefined when pip resolves it. */
+function targetVersion(input: DiffInput): { version?: string; source: string } {
+  const d = input.resource?.desired;
+  if (str(d, 'url') !== undefined) return { source: 'direct reference' };
+  const pinned = exactPin(str(d, 'spec'));
+  if (pinned !== undefined) return { version: pinned, source: 'pinned in the spec' };
+  const locked = input.update ? undefined : str(input.locked, 'version');
+  if (locked !== undefined) return { version: locked, source: 'locked' };
+  return { source: 'resolved by pip' };
+}
+
+function sameVersion(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a === b || compareVersions(a, b) === 0;
+}
+
+export const pipManager = {
+  kind: 'pip',
+  tracked: ['version'],
+
+  check: checkPip,
+
+  probeScript(items: readonly ProbeItem[], _ctx: ManagerContext): string {
+    const lines: string[] = [];
+    scopesOf(items).forEach(([scope, kind], k) => {
+      const q = shellQuote(scope);
+      const venvTest = `[ -f ${q}/pyvenv.cfg ] && [ -x ${q}/bin/python ]`;
+      lines.push(`_r_py=''; _r_k=none`);
+      if (kind === 'venv') {
+        lines.push(`if ${venvTest}; then _r_py=${q}/bin/python; _r_k=venv; fi`);
+      } else if (kind === 'system') {
+        lines.push(`if command -v ${q} >/dev/null 2>&1; then _r_py=${q}; _r_k=system; fi`);
+      } else {
+        lines.push(
+          `if ${venvTest}; then _r_py=${q}/bin/python; _r_k=venv`,
+          `elif command -v ${q} >/dev/null 2>&1; then _r_py=${q}; _r_k=system; fi`,
+        );
+      }
+      lines.push(
+        `_r_pip=0; _r_o=''`,
+        `if [ -n "$_r_py" ] && _r_o=$("$_r_py" -m pip list --format=json --disable-pip-version-check --no-input 2>/dev/null); then _r_pip=1; fi`,
+        `printf 'S\\t${k}\\t%s\\t%s\\n' "$_r_k" "$_r_pip"`,
+        `[ "$_r_pip" = 1 ] && printf 'J\\t${k}\\t%s\\n' "$(printf '%s' "$_r_o" | base64 | tr -d '\\n')"`,
+        `:`,
+      );
+    });
+    if (lines.length === 0) lines.push(':');
+    return probeFragment(lines);
+  },
+
+  parseProbe(output: string, items: readonly ProbeItem[], _ctx: ManagerContext): ProbeResult {
+    const scopes = scopesOf(items);
+    const info: Record<string, JsonValue> = {};
+    const installed = new Map<string, Map<string, string>>();
+    for (const { tag, fields } of probeLines(output)) {
+      const k = itemIndex(fields[0], scopes.length);
+      if (k === undefined) continue;
+      const scope = scopes[k]![0];
+      if (tag === 'S') {
+        const kind = fields[1];
+        info[scope] = {
+          python: kind === 'venv' || kind === 'system' ? kind : 'none',
+          pip: fields[2] === '1',
+        };
+      } else if (tag === 'J') {
+        const b64 = fields[1] ?? '';
+        if (!/^[A-Za-z0-9+/=]*$/.test(b64)) continue;
+        installed.set(scope, parsePipList(Buffer.from(b64, 'base64').toString('utf8')));
+      }
+    }
+    const live = new Map<string, Attrs>();
+    for (const item of items) {
+      const scope = scopeOf(item);
+      const name = normalizeName(pkgOf(item));
+      const version = installed.get(scope)?.get(name);
+      if (version !== undefined) live.set(item.address, { scope, name, version });
+    }
+    return { live, facts: { scopes: info } };
+  },
+
+  diff(input: DiffInput): Change {
+    const scope =
+      str(input.resource?.desired, 'scope') ??
+      str(input.live, 'scope') ??
+      str(input.recorded, 'scope');
+    const name =
+      str(input.resource?.desired, 'name') ??
+      str(input.live, 'name') ??
+      str(input.recorded, 'name');
+    if (scope === undefined || name === undefined) {
+      throw new Error('pip.diff: no resource, live or recorded scope and name');
+    }
+    const address = input.resource?.address ?? `pip:${scope}:${name}`;
+    const { live } = input;
+    if (!input.resource) {
+      return live
+        ? { address, kind: 'pip', action: 'delete', before: live, reason: 'removed from the spec' }
+        : { address, kind: 'pip', action: 'noop' };
+    }
+    const target = targetVersion(input);
+    if (!live) {
+      return {
+        address,
+        kind: 'pip',
+        action: 'create',
+        after: {
+          scope,
+          name,
+          ...(target.version === undefined ? {} : { version: target.version }),
+        },
+        ...(target.version === undefined ? { afterUnknown: ['version'] } : {}),
+        reason:
+          target.version === undefined
+            ? `not installed (${target.source})`
+            : `not installed (${target.source} ${target.version})`,
+      };
+    }
+    const liveVersion = str(live, 'version');
+    const update = (version: string | undefined, reason: string): Change => ({
+      address,
+      kind: 'pip',
+      action: 'update',
+      before: live,
+      after: { ...live, ...(version === undefined ? {} : { version }) },
+      ...(version === undefined ? { afterUnknown: ['version'] } : {}),
+      reason,
+    });
+    if (target.version !== undefined && !sameVersion(target.version, liveVersion)) {
+      return update(
+        target.version,
+        `${target.source} ${target.version}, installed ${liveVersion ?? '?'}`,
+      );
+    }
+    const spec = str(input.resource.desired, 'spec');
+    if (spec !== undefined && liveVersion !== undefined && satisfies(liveVersion, spec) === false) {
+      return update(target.version, `installed ${liveVersion} does not satisfy ${spec}`);
+    }
+    if (input.update && target.version === undefined && target.source === 'resolved by pip') {
+      return update(undefined, `--update: re-resolve (installed ${liveVersion ?? '?'})`);
+    }
+    return { address, kind: 'pip', action: 'noop', before: live, after: live };
+  },
+
+  commands(input: CommandInput): Command[] {
+    const byScope = new Map<string, Change[]>();
+    for (const c of input.changes) {
+      const r = input.resources.get(c.address);
+      const scope =
+        str(r?.desired, 'scope') ??
+        str(c.after, 'scope') ??
+        str(c.before, 'scope') ??
+        splitName(c.address.slice(4)).scope;
+      const problem = scopeProblem(scope);
+      if (problem !== undefined) throw new Error(`refusing pip scope ${scope}: ${problem}`);
+      byScope.set(scope, [...(byScope.get(scope) ?? []), c]);
+    }
+    const out: Command[] = [];
+    for (const scope of [...byScope.keys()].sort()) {
+      const changes = byScope.get(scope)!;
+      const resources = changes
+        .map((c) => input.resources.get(c.address))
+        .filter((r): r is Resource => r !== undefined);
+      const declaredVenv = resources.some((r) => str(r.desired, 'venv') !== undefined);
+      const known = str(scopeFacts(input.facts, scope), 'python');
+      const venv =
+        declaredVenv ||
+        (resources.length === 0 &&
+          (known === 'venv' || (known !== 'system' && scope.startsWith('/'))));
+      const q = shellQuote(scope);
+      const py = venv ? `${q}/bin/python` : q;
+      const pyDisplay = venv ? `${scope}/bin/python` : scope;
+      const script: string[] = [];
+      if (venv) {
+        script.push(
+          `if [ ! -x ${q}/bin/python ]; then ${failScript(`repro: the venv ${scope} does not exist (no ${scope}/bin/python); declare it with venv: ${scope}`)}; fi`,
+        );
+      } else {
+        script.push(
+          `if ! command -v ${q} >/dev/null 2>&1; then ${failScript(`repro: the interpreter ${scope} is not on the target; install it (e.g. apt: [python3, python3-pip])`)}; fi`,
+        );
+      }
+      script.push(
+        `if ! ${py} -c 'import pip' >/dev/null 2>&1; then ${failScript(`repro: pip is not available for ${pyDisplay}; install it (e.g. apt: [python3-pip]) or use a venv`)}; fi`,
+      );
+      // PEP 668: Debian marks its interpreter externally managed; repro installs there on purpose.
+      let bsp = '';
+      if (!venv) {
+        script.push(
+          `_r_bsp=''`,
+          `if ${py} -c 'import os,sys,sysconfig; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) else 1)' 2>/dev/null; then _r_bsp=--break-system-packages; fi`,
+        );
+        bsp = ' $_r_bsp';
+      }
+      const common = ['--disable-pip-version-check', '--no-input'];
+      const removals: string[] = [];
+      const installs: string[] = [];
+      let upgrade = false;
+      for (const c of changes) {
+        const r = input.resources.get(c.address);
+        if (c.action === 'delete' || !r) {
+          const name = str(c.before, 'name') ?? splitName(c.address.slice(4)).pkg;
+          if (!PIP_NAME.test(name)) throw new Error(`refusing invalid pip package name ${name}`);
+          removals.push(name);
+          continue;
+        }
+        const version = c.afterUnknown?.includes('version') ? undefined : str(c.after, 'version');
+        if (version === undefined && c.before !== undefined) upgrade = true;
+        installs.push(requirementFor(r.desired, version));
+      }
+      if (removals.length > 0) {
+        out.push({
+          display: `${pyDisplay} -m pip uninstall -y ${removals.join(' ')}`,
+          script: [
+            ...script,
+            `${py} -m pip uninstall -y ${shellJoin(common)}${bsp} ${shellJoin(removals)}`,
+          ].join('\n'),
+        });
+        script.length = 0;
+      }
+      if (installs.length > 0) {
+        const opts: string[] = [];
+        const shown: string[] = [];
+        const index = resources.map((r) => str(r.desired, 'index')).find((x) => x !== undefined);
+        const extra = [
+          ...new Set(resources.flatMap((r) => strList(r.desired, 'extra_index') ?? [])),
+        ];
+        const links = [
+          ...new Set(resources.flatMap((r) => strList(r.desired, 'find_links') ?? [])),
+        ];
+        const noIndex = resources.some((r) => r.desired['no_index'] === true);
+        const add = (flag: string, value: string, problem: string | undefined): void => {
+          if (problem !== undefined) throw new Error(`refusing ${flag} value: ${problem}`);
+          opts.push(flag, value);
+          shown.push(flag, redactUrl(value));
+        };
+        if (index !== undefined) add('--index-url', index, urlProblem(index));
+        for (const u of extra) add('--extra-index-url', u, urlProblem(u));
+        for (const l of links) add('--find-links', l, linkProblem(l));
+        if (noIndex) {
+          opts.push('--no-index');
+          shown.push('--no-index');
+        }
+        if (upgrade) {
+          opts.push('--upgrade');
+          shown.push('--upgrade');
+        }
+        out.push({
+          display: `${pyDisplay} -m pip install ${[...shown, ...installs].join(' ')}`,
+          script: [
+            ...script,
+            `${py} -m pip install ${shellJoin([...common, ...opts])}${bsp} ${shellJoin(installs)}`,
+          ].join('\n'),
+        });
+      }
+    }
+    return out;
+  },
+
+  lockEntry(resource: Resource, live: Attrs): Attrs | undefined {
+    const d = resource.desired;
+    if (exactPin(str(d, 'spec')) !== undefined || str(d, 'url') !== undefined) return undefined;
+    const version = str(live, 'version');
+    return version === undefined ? undefined : { version };
+  },
+
+  record(
+    _resource: Resource | undefined,
+    live: Attrs | undefined,
+    _previous?: Attrs,
+  ): Attrs | undefined {
+    return live;
+  },
+} satisfies Manager;

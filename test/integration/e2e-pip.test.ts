@@ -1,0 +1,230 @@
+// pip with venvs end to end on a real dockerd, offline: the test builds tiny wheels itself
+// (tinyrepro 1.0 and 2.0, tinydep 1.0; tinyrepro 2.0 requires tinydep), copies them into
+// containers it created, and drives the built CLI with `--no-index --find-links /wheels`.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { crc32 } from 'node:zlib';
+import { expectCode, repro, run, steps } from './cli.js';
+import { BASE_IMAGE, requireOrSkip, uniqueName } from './helpers.js';
+
+const prefix = uniqueName('repro-test-pip');
+const cname = (n: string): string => `${prefix}-${n}`;
+let dir = '';
+
+/** A zip archive of stored (uncompressed) entries: all a wheel needs. */
+function zip(files: readonly [string, string][]): Buffer {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let off = 0;
+  for (const [name, text] of files) {
+    const data = Buffer.from(text);
+    const n = Buffer.from(name);
+    const crc = crc32(data) >>> 0;
+    const h = Buffer.alloc(30);
+    h.writeUInt32LE(0x04034b50, 0);
+    h.writeUInt16LE(20, 4);
+    h.writeUInt32LE(crc, 14);
+    h.writeUInt32LE(data.length, 18);
+    h.writeUInt32LE(data.length, 22);
+    h.writeUInt16LE(n.length, 26);
+    const c = Buffer.alloc(46);
+    c.writeUInt32LE(0x02014b50, 0);
+    c.writeUInt16LE(20, 4);
+    c.writeUInt16LE(20, 6);
+    c.writeUInt32LE(crc, 16);
+    c.writeUInt32LE(data.length, 20);
+    c.writeUInt32LE(data.length, 24);
+    c.writeUInt16LE(n.length, 28);
+    c.writeUInt32LE(off, 42);
+    locals.push(h, n, data);
+    centrals.push(c, n);
+    off += 30 + n.length + data.length;
+  }
+  const cd = Buffer.concat(centrals);
+  const e = Buffer.alloc(22);
+  e.writeUInt32LE(0x06054b50, 0);
+  e.writeUInt16LE(files.length, 8);
+  e.writeUInt16LE(files.length, 10);
+  e.writeUInt32LE(cd.length, 12);
+  e.writeUInt32LE(off, 16);
+  return Buffer.concat([...locals, cd, e]);
+}
+
+function wheel(name: string, version: string, requires: string[] = []): [string, Buffer] {
+  const di = `${name}-${version}.dist-info`;
+  const files: [string, string][] = [
+    [`${name}/__init__.py`, `__version__ = '${version}'\n`],
+    [
+      `${di}/METADATA`,
+      `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\n` +
+        requires.map((r) => `Requires-Dist: ${r}\n`).join(''),
+    ],
+    [
+      `${di}/WHEEL`,
+      'Wheel-Version: 1.0\nGenerator: repro-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n',
+    ],
+  ];
+  const record = files.map(
+    ([f, t]) =>
+      `${f},sha256=${createHash('sha256').update(t).digest('base64url')},${Buffer.byteLength(t)}`,
+  );
+  files.push([`${di}/RECORD`, `${record.join('\n')}\n${di}/RECORD,,\n`]);
+  return [`${name}-${version}-py3-none-any.whl`, zip(files)];
+}
+
+async function sh(c: string, cmd: string): Promise<string> {
+  const r = await run(['docker', 'exec', cname(c), 'sh', '-c', cmd]);
+  if (r.code !== 0) throw new Error(`docker exec ${cname(c)} ${cmd}: exit ${r.code}\n${r.stderr}`);
+  return r.stdout;
+}
+
+async function pipList(c: string): Promise<Record<string, string>> {
+  const out = await sh(
+    c,
+    '/opt/venv/bin/python -m pip list --format=json --disable-pip-version-check',
+  );
+  const rows = JSON.parse(out) as { name: string; version: string }[];
+  return Object.fromEntries(rows.map((r) => [r.name, r.version]));
+}
+
+async function container(c: string, wheels: [string, Buffer][]): Promise<void> {
+  const r = await run([
+    'docker',
+    'run',
+    '-d',
+    '--name',
+    cname(c),
+    '--label',
+    'repro-test=true',
+    BASE_IMAGE,
+    'sleep',
+    'infinity',
+  ]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  const w = await mkdtemp(join(tmpdir(), 'repro-test-wheels-'));
+  for (const [f, data] of wheels) await writeFile(join(w, f), data);
+  const cp = await run(['docker', 'cp', `${w}/.`, `${cname(c)}:/wheels`]);
+  await rm(w, { recursive: true, force: true });
+  if (cp.code !== 0) throw new Error(cp.stderr);
+}
+
+function spec(packages: string, venv = '/opt/venv'): string {
+  return `version: 1
+name: pipdemo
+targets:
+  first: {docker: {container: ${cname('first')}, image: "${BASE_IMAGE}"}}
+  second: {docker: {container: ${cname('second')}, image: "${BASE_IMAGE}"}}
+os:
+  distribution: debian
+  release: bookworm
+  apt:
+    packages: [python3, python3-venv]
+pip:
+  - venv: ${venv}
+    find_links: [/wheels]
+    no_index: true
+    packages: ${packages}
+`;
+}
+
+after(async () => {
+  await run(['docker', 'rm', '-f', cname('first'), cname('second')]);
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+test('pip: venv and packages end to end on docker, offline wheels', async (t) => {
+  if (!requireOrSkip(t, 'docker')) return;
+  const step = steps(t);
+  dir = await mkdtemp(join(tmpdir(), 'repro-test-pip-'));
+  const file = join(dir, 'repro.yaml');
+  const first = ['-f', file, '--target', 'first'];
+  const second = ['-f', file, '--target', 'second'];
+  const v1 = wheel('tinyrepro', '1.0');
+  const v2 = wheel('tinyrepro', '2.0', ['tinydep']);
+  const dep = wheel('tinydep', '1.0');
+  await writeFile(file, spec('[tinyrepro]'));
+
+  await step('plan from empty shows the creates', async () => {
+    await container('first', [v1, v2, dep]);
+    const p = expectCode(await repro(dir, [...first, 'plan', '--detailed-exitcode']), 2, 'plan');
+    assert.match(p.stdout, /\+ pip-venv:\/opt\/venv/);
+    assert.match(p.stdout, /\+ pip:\/opt\/venv:tinyrepro/);
+    assert.match(p.stdout, /Plan: 4 to add, 0 to change, 0 to destroy\./);
+  });
+
+  await step('apply creates the venv and installs the newest wheel, locked', async () => {
+    expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 0, 'apply');
+    const l = await pipList('first');
+    assert.equal(l['tinyrepro'], '2.0');
+    assert.equal(l['tinydep'], '1.0');
+    const lock = JSON.parse(await readFile(join(dir, 'repro.lock'), 'utf8')) as {
+      resources: Record<string, unknown>;
+    };
+    assert.deepEqual(lock.resources['pip:/opt/venv:tinyrepro'], { version: '2.0' });
+  });
+
+  await step('a converged target plans no changes in one round trip', async () => {
+    const p = expectCode(await repro(dir, [...first, 'plan'], { REPRO_STATS: '1' }), 0, 'plan');
+    assert.match(p.stdout, /No changes\./);
+    assert.match(p.stderr, /repro: 1 exec round trips/);
+  });
+
+  await step('an out-of-band downgrade is drift; apply restores the locked version', async () => {
+    await sh(
+      'first',
+      '/opt/venv/bin/python -m pip install -q --no-index --find-links /wheels tinyrepro==1.0',
+    );
+    const d = expectCode(await repro(dir, [...first, 'drift', '--detailed-exitcode']), 2, 'drift');
+    assert.match(d.stdout, /pip:\/opt\/venv:tinyrepro/);
+    assert.match(d.stdout, /2\.0/);
+    expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 0, 'apply');
+    assert.equal((await pipList('first'))['tinyrepro'], '2.0');
+  });
+
+  await step(
+    'a second target from the same lock gets the locked version, not the newest',
+    async () => {
+      const lockPath = join(dir, 'repro.lock');
+      const lock = JSON.parse(await readFile(lockPath, 'utf8')) as {
+        resources: Record<string, unknown>;
+      };
+      lock.resources['pip:/opt/venv:tinyrepro'] = { version: '1.0' };
+      await writeFile(lockPath, JSON.stringify(lock));
+      await container('second', [v1, v2, dep]);
+      const p = expectCode(await repro(dir, [...second, 'plan']), 0, 'plan');
+      assert.match(p.stdout, /version:\s+"1\.0"/);
+      expectCode(await repro(dir, [...second, 'apply', '--auto-approve']), 0, 'apply second');
+      const l = await pipList('second');
+      assert.equal(l['tinyrepro'], '1.0', 'the locked version although 2.0 is available');
+      assert.equal(l['tinydep'], undefined);
+    },
+  );
+
+  await step('removing the package from the spec uninstalls it', async () => {
+    await writeFile(file, spec('[]'));
+    const p = expectCode(await repro(dir, [...first, 'plan']), 0, 'plan');
+    assert.match(p.stdout, /- pip:\/opt\/venv:tinyrepro/);
+    expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 0, 'apply');
+    assert.equal((await pipList('first'))['tinyrepro'], undefined);
+  });
+
+  await step('a malformed requirement fails validate with file:line:col', async () => {
+    await writeFile(file, spec('["tinyrepro>>1"]'));
+    const v = expectCode(await repro(dir, ['-f', file, 'validate']), 1, 'validate');
+    assert.match(v.stderr + v.stdout, /repro\.yaml:\d+:\d+/);
+    assert.match(v.stderr + v.stdout, /pip:\/opt\/venv:tinyrepro/);
+    assert.match(v.stderr + v.stdout, />>1/);
+  });
+
+  await step('a venv path that exists but is not a venv is a clear error', async () => {
+    await sh('first', 'mkdir -p /opt/notvenv && echo x > /opt/notvenv/data');
+    await writeFile(file, spec('[tinyrepro]', '/opt/notvenv'));
+    const a = expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 1, 'apply');
+    assert.match(a.stderr, /\/opt\/notvenv exists but is not a venv \(no pyvenv\.cfg\)/);
+    assert.equal(await sh('first', 'cat /opt/notvenv/data'), 'x\n', 'left untouched');
+  });
+});
