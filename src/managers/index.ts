@@ -5,6 +5,8 @@ import { apt } from './apt.js';
 import { env } from './env.js';
 import { file } from './file.js';
 import { git } from './git.js';
+import { npmManager } from './npm.js';
+import { pipManager, pipVenvManager } from './pip.js';
 import { run } from './run.js';
 import type { Manager } from './types.js';
 
@@ -20,6 +22,9 @@ export type {
 export const MANAGERS: ReadonlyMap<ManagerKind, Manager> = new Map<ManagerKind, Manager>([
   ['apt-source', aptSource],
   ['apt', apt],
+  ['pip-venv', pipVenvManager],
+  ['pip', pipManager],
+  ['npm', npmManager],
   ['env', env],
   ['git', git],
   ['file', file],
