@@ -18,6 +18,7 @@ export const KINDS = [
   'npm',
   'env',
   'git',
+  'datalad',
   'file',
   'run',
 ] as const;

@@ -7,7 +7,7 @@ import { Dag } from './dag.js';
 
 /**
  * Why an edge exists: `layer` (OS sources → OS packages → overlay environments (venvs) → their
- * packages (pip, npm) → env → VCS → files → run), `provides` (a manager after the OS package that
+ * packages (pip, npm) → env → VCS (git, then datalad) → files → run), `provides` (a manager after the OS package that
  * installs its tool; a package after its venv), `order` (run steps in spec order), `after`
  * (explicit in the spec).
  */
@@ -24,6 +24,7 @@ const TOOL_PACKAGES: Partial<Record<Resource['kind'], readonly string[]>> = {
   pip: ['apt:python3-pip'],
   npm: ['apt:nodejs', 'apt:npm'],
   git: ['apt:git'],
+  datalad: ['apt:datalad', 'apt:git-annex', 'apt:git'],
 };
 
 /** The resource that provides an overlay environment to this one (a package's venv). */

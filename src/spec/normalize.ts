@@ -99,6 +99,9 @@ class Normalizer {
     for (const [i, item] of this.items(this.data.git, ['git'])) {
       this.gitCheckout(rec(item), ['git', i]);
     }
+    for (const [i, item] of this.items(this.data.datalad, ['datalad'])) {
+      this.dataladDataset(rec(item), ['datalad', i]);
+    }
     for (const [i, item] of this.items(this.data.files, ['files'])) {
       await this.file(rec(item), ['files', i]);
     }
@@ -279,6 +282,14 @@ class Normalizer {
     const desired: Attrs = { path: p, url: String(item.url) };
     if (typeof item.revision === 'string') desired.revision = item.revision;
     this.add('git', p, desired, item.after, at);
+  }
+
+  private dataladDataset(item: Rec, at: Path): void {
+    const p = absolute(String(item.path));
+    const desired: Attrs = { path: p, source: String(item.source) };
+    if (typeof item.revision === 'string') desired.revision = item.revision;
+    if (Array.isArray(item.get)) desired.get = [...new Set(strings(item.get))].sort();
+    this.add('datalad', p, desired, item.after, at);
   }
 
   private async file(item: Rec, at: Path): Promise<void> {

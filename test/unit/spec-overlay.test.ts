@@ -174,3 +174,36 @@ test('bad overlay entries: each reported where it is', async () => {
     },
   );
 });
+
+test('datalad entries: one resource per dataset, after git, git-annex and datalad', async () => {
+  const spec = await load(
+    HEAD +
+      `os:
+  apt:
+    packages: [git, git-annex, datalad]
+datalad:
+  - {path: /data/ds/, source: "https://example.org/ds", revision: v1, get: [b.dat, a.dat, b.dat]}
+`,
+  );
+  const ds = spec.resources.filter((r) => r.kind === 'datalad');
+  assert.deepEqual(
+    ds.map((r) => [r.address, r.desired]),
+    [
+      [
+        'datalad:/data/ds',
+        {
+          path: '/data/ds',
+          source: 'https://example.org/ds',
+          revision: 'v1',
+          get: ['a.dat', 'b.dat'],
+        },
+      ],
+    ],
+  );
+  const graph = buildGraph(spec.resources);
+  const into = graph.dag
+    .edges()
+    .filter((e) => e.to === 'datalad:/data/ds')
+    .map((e) => `${e.from} ${e.kind}`);
+  assert.deepEqual(into, ['apt:datalad provides', 'apt:git provides', 'apt:git-annex provides']);
+});
