@@ -2,6 +2,7 @@
 import type { ManagerKind } from '../core/types.js';
 import { aptSource } from './apt-source.js';
 import { apt } from './apt.js';
+import { dataladManager } from './datalad.js';
 import { env } from './env.js';
 import { file } from './file.js';
 import { git } from './git.js';
@@ -27,6 +28,7 @@ export const MANAGERS: ReadonlyMap<ManagerKind, Manager> = new Map<ManagerKind, 
   ['npm', npmManager],
   ['env', env],
   ['git', git],
+  ['datalad', dataladManager],
   ['file', file],
   ['run', run],
 ]);
