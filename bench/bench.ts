@@ -17,6 +17,7 @@
 //   so repro's Node start-up counts against it.
 // - Exec round trips come from repro's own counter (`REPRO_STATS=1`).
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -235,7 +236,7 @@ function fmtAge(s: number): string {
 const created: string[] = [];
 const tempDirs: string[] = [];
 
-async function freshContainer(role: string): Promise<string> {
+async function freshContainer(role: string, image: string = IMAGE): Promise<string> {
   const name = `repro-test-bench-${role}-${RUN_ID}`;
   created.push(name);
   await docker(
@@ -247,7 +248,7 @@ async function freshContainer(role: string): Promise<string> {
     'none',
     '--label',
     'repro-test=true',
-    IMAGE,
+    image,
     'sleep',
     'infinity',
   );
@@ -479,6 +480,9 @@ async function main(): Promise<number> {
     },
   ];
   printReport(prepared, rows, { installs, converges, batches, probes, plans });
+  await removeContainer(w.container);
+  console.log('');
+  await mixedBench();
   return 0;
 }
 
@@ -516,6 +520,10 @@ function printReport(prepared: string, rows: readonly Row[], samples: Samples): 
       '',
     ].join('\n'),
   );
+  printTable(rows);
+}
+
+function printTable(rows: readonly Row[]): void {
   const table = [
     ['step', 'seconds', 'ratio', 'execs', 'target', 'result'],
     ...rows.map((r) => [
@@ -538,6 +546,335 @@ function printReport(prepared: string, rows: readonly Row[], samples: Samples): 
         .trimEnd(),
     );
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mixed managers: apt + pip (one venv, local wheels) + npm (global, from the npm cache)
+//
+// A second cached image, `repro-bench/bookworm:overlay`, carries python3, python3-venv, nodejs and
+// npm installed, the apt lists and the .debs of MIX_APT, MIX_WHEELS tiny wheels in /wheels (built
+// in the image with python's zipfile, like the pip e2e test builds its own) and MIX_NPM in npm's
+// cache. Its npmrc (/etc/npmrc and /usr/local/etc/npmrc, read by the floor and by repro alike)
+// says `offline=true`, so both install the npm packages from the cache with no network.
+
+const MIX_IMAGE = 'repro-bench/bookworm:overlay';
+const MIX_LABEL = 'org.repro.bench.mix';
+/** Installed in the image: the managers' own tools, so neither side pays for them. */
+const MIX_TOOLS = ['python3', 'python3-venv', 'nodejs', 'npm'] as const;
+const MIX_APT = ['bc', 'dc', 'ed', 'entr', 'hexedit', 'jq', 'lz4', 'pv', 'tree', 'zip'] as const;
+const MIX_WHEELS = Array.from({ length: 20 }, (_, i) => `rbwheel${String(i + 1).padStart(2, '0')}`);
+const MIX_PIP = MIX_WHEELS.map((n) => `${n}==1.0`);
+const MIX_NPM = [
+  'is-number@7.0.0',
+  'left-pad@1.3.0',
+  'ms@2.1.3',
+  'isarray@2.0.5',
+  'inherits@2.0.4',
+] as const;
+const VENV = '/opt/venv';
+const NPM_PREFIX = '/usr/local';
+const NPM_CA = '/etc/ssl/repro-bench-ca.crt';
+
+const WHEEL_PY = `
+import base64, hashlib, os, sys, zipfile
+os.makedirs('/wheels', exist_ok=True)
+for name in sys.argv[1:]:
+    ver = '1.0'
+    di = f'{name}-{ver}.dist-info'
+    files = {
+        f'{name}/__init__.py': f"__version__ = '{ver}'\\n",
+        f'{di}/METADATA': f'Metadata-Version: 2.1\\nName: {name}\\nVersion: {ver}\\n',
+        f'{di}/WHEEL': 'Wheel-Version: 1.0\\nGenerator: repro-bench\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n',
+    }
+    rec = ''
+    for p, t in files.items():
+        d = base64.urlsafe_b64encode(hashlib.sha256(t.encode()).digest()).rstrip(b'=').decode()
+        rec += f'{p},sha256={d},{len(t.encode())}\\n'
+    files[f'{di}/RECORD'] = rec + f'{di}/RECORD,,\\n'
+    with zipfile.ZipFile(f'/wheels/{name}-{ver}-py3-none-any.whl', 'w') as z:
+        for p, t in files.items():
+            z.writestr(p, t)
+`;
+
+/** The image label: a digest of what the image must carry (package lists hold `=` and `@`). */
+const mixKey = (wanted: string): string =>
+  createHash('sha256').update(wanted).digest('hex').slice(0, 16);
+
+async function prepareMixImage(): Promise<string> {
+  const wanted = [
+    MIX_TOOLS.join(','),
+    MIX_APT.join(','),
+    MIX_PIP.join(','),
+    MIX_NPM.join(','),
+  ].join(';');
+  const label = await run('docker', [
+    'image',
+    'inspect',
+    '--format',
+    `{{index .Config.Labels "${MIX_LABEL}"}}`,
+    MIX_IMAGE,
+  ]);
+  const have = label.code === 0 ? label.stdout.trim() : undefined;
+  if (have === mixKey(wanted)) {
+    const age = await listsAge(MIX_IMAGE);
+    if (age < UPDATE_MAX_AGE_S - 86400) return `cached; apt lists ${fmtAge(age)} old`;
+    console.error(`bench: ${MIX_IMAGE} has apt lists ${fmtAge(age)} old; rebuilding`);
+  } else {
+    console.error(
+      have === undefined
+        ? `bench: building ${MIX_IMAGE} (once)`
+        : `bench: ${MIX_IMAGE} holds another package set; rebuilding`,
+    );
+  }
+  if ((await imageLabel(BASE_IMAGE)) === undefined) {
+    throw new BenchError(`base image ${BASE_IMAGE} is missing (the test setup builds it)`);
+  }
+  const name = `repro-test-bench-mixprep-${RUN_ID}`;
+  const sh = (script: string): Promise<Ran> => docker('exec', name, 'sh', '-c', script);
+  try {
+    await docker(
+      'run',
+      '-d',
+      '--name',
+      name,
+      '--label',
+      'repro-test=true',
+      BASE_IMAGE,
+      'sleep',
+      'infinity',
+    );
+    // Debian's ca-certificates (pulled in by npm) rebuilds the container's bundle without the
+    // host's gateway CA: npm gets the host bundle as its cafile for the downloads here.
+    await docker('cp', '/etc/ssl/certs/ca-certificates.crt', `${name}:${NPM_CA}`);
+    await sh('apt-get update -q');
+    await sh(
+      `${APT_ENV} apt-get install -q -y --no-install-recommends ${MIX_TOOLS.join(' ')} && ` +
+        `${APT_ENV} apt-get install -q -y --download-only --no-install-recommends ${MIX_APT.join(' ')}`,
+    );
+    const pre = await sh(
+      `for p in ${MIX_APT.join(' ')}; do dpkg -s "$p" >/dev/null 2>&1 && echo "$p"; done; true`,
+    );
+    check(pre.stdout.trim() === '', `already installed in the image: ${pre.stdout.trim()}`);
+    await docker('exec', name, 'python3', '-c', WHEEL_PY, ...MIX_WHEELS);
+    const rc = `cafile=${NPM_CA}\\naudit=false\\nfund=false\\nupdate-notifier=false\\n`;
+    await sh(
+      `mkdir -p ${NPM_PREFIX}/etc && for f in /etc/npmrc ${NPM_PREFIX}/etc/npmrc; do printf '${rc}' > "$f"; done`,
+    );
+    await sh(`npm cache add ${MIX_NPM.join(' ')}`);
+    await sh(
+      `for f in /etc/npmrc ${NPM_PREFIX}/etc/npmrc; do printf 'offline=true\\n' >> "$f"; done`,
+    );
+    await docker(
+      'commit',
+      '--change',
+      'LABEL repro-test=true',
+      '--change',
+      `LABEL ${MIX_LABEL}=${mixKey(wanted)}`,
+      name,
+      MIX_IMAGE,
+    );
+  } finally {
+    await run('docker', ['rm', '-f', name]);
+  }
+  return `built now; apt lists ${fmtAge(await listsAge(MIX_IMAGE))} old`;
+}
+
+/** The floor: the same installs as one raw command per manager, one `docker exec` each. */
+const MIX_FLOOR: readonly { manager: string; argv: readonly string[] }[] = [
+  {
+    manager: 'apt',
+    argv: [
+      'sh',
+      '-c',
+      `${APT_ENV} apt-get install -y --no-install-recommends ${MIX_APT.join(' ')}`,
+    ],
+  },
+  {
+    manager: 'pip',
+    argv: [
+      'sh',
+      '-c',
+      `python3 -m venv ${VENV} && ${VENV}/bin/python -m pip install --no-index --find-links /wheels ${MIX_PIP.join(' ')}`,
+    ],
+  },
+  { manager: 'npm', argv: ['npm', 'install', '-g', '--prefix', NPM_PREFIX, ...MIX_NPM] },
+];
+
+/** The no-op floor: the three listings repro's probe needs, as one raw `docker exec`. */
+const mixProbeFloor = (c: string): Promise<Ran> =>
+  docker(
+    'exec',
+    c,
+    'sh',
+    '-c',
+    `dpkg-query -W >/dev/null && ${VENV}/bin/python -m pip list --format=json ` +
+      `--disable-pip-version-check >/dev/null && npm ls -g --prefix ${NPM_PREFIX} --json --long ` +
+      '--depth=0 >/dev/null',
+  );
+
+/** What both sides must agree on: dpkg status, the venv's packages, npm's global packages. */
+async function mixState(c: string): Promise<string> {
+  const pip = await docker(
+    'exec',
+    c,
+    `${VENV}/bin/python`,
+    '-m',
+    'pip',
+    'list',
+    '--format=freeze',
+    '--disable-pip-version-check',
+  );
+  const npm = await docker('exec', c, 'npm', 'ls', '-g', '--prefix', NPM_PREFIX, '--depth=0');
+  return `${await installedSet(c)}\n--pip\n${pip.stdout}\n--npm\n${npm.stdout}`;
+}
+
+async function writeMixSpec(container: string): Promise<Workdir> {
+  const dir = await mkdtemp(join(tmpdir(), 'repro-bench-'));
+  tempDirs.push(dir);
+  const spec = join(dir, 'repro.yaml');
+  const yaml = [
+    'version: 1',
+    'name: bench-mix',
+    'targets:',
+    `  bench: {docker: {container: ${container}, image: "${MIX_IMAGE}"}}`,
+    'os:',
+    '  apt:',
+    `    update_max_age: ${UPDATE_MAX_AGE}`,
+    `    packages: [${MIX_APT.join(', ')}]`,
+    'pip:',
+    `  - venv: ${VENV}`,
+    '    find_links: [/wheels]',
+    '    no_index: true',
+    `    packages: [${MIX_PIP.join(', ')}]`,
+    'npm:',
+    `  - prefix: ${NPM_PREFIX}`,
+    `    packages: [${MIX_NPM.map((p) => `'${p}'`).join(', ')}]`,
+    '',
+  ].join('\n');
+  await writeFile(spec, yaml);
+  return { dir, spec, container };
+}
+
+async function mixedBench(): Promise<void> {
+  const prepared = await prepareMixImage();
+  const floors: number[] = [];
+  const perManager: number[][] = MIX_FLOOR.map(() => []);
+  const converges: number[] = [];
+  const convergeExecs: number[] = [];
+  const batches: string[] = [];
+  let converged: Workdir | undefined;
+
+  for (let round = 0; round < ROUNDS; round++) {
+    const floorC = await freshContainer(`mixfloor${round}`, MIX_IMAGE);
+    const reproC = await freshContainer(`mixrepro${round}`, MIX_IMAGE);
+    const w = await writeMixSpec(reproC);
+    const listsBefore = await listsMtimes(reproC);
+    const runFloor = async (): Promise<void> => {
+      let total = 0;
+      for (const [i, step] of MIX_FLOOR.entries()) {
+        const r = await docker('exec', floorC, ...step.argv);
+        if (step.manager === 'apt') {
+          check(!/^Get:/m.test(r.stdout), 'the floor apt install downloaded something');
+        }
+        perManager[i]!.push(r.seconds);
+        total += r.seconds;
+      }
+      floors.push(total);
+    };
+    const runRepro = async (): Promise<void> => {
+      const r = await repro(w, 'apply', '--auto-approve');
+      converges.push(r.seconds);
+      convergeExecs.push(r.execs);
+      const done = [...r.stderr.matchAll(/^(\w+): done in ([0-9.]+)s/gm)];
+      batches.push(done.map((m) => `${m[1]} ${m[2]}`).join(', '));
+    };
+    if (round % 2 === 0) {
+      await runFloor();
+      await runRepro();
+    } else {
+      await runRepro();
+      await runFloor();
+    }
+    const floorState = await mixState(floorC);
+    const reproState = await mixState(reproC);
+    check(
+      floorState === reproState,
+      `floor and repro containers differ after install:\n--floor\n${floorState}\n--repro\n${reproState}`,
+    );
+    check(
+      (await listsMtimes(reproC)) === listsBefore,
+      'repro touched the apt lists (it ran apt-get update)',
+    );
+    await removeContainer(floorC);
+    if (converged === undefined) {
+      converged = w;
+    } else {
+      await removeContainer(reproC);
+      await rm(w.dir, { recursive: true, force: true });
+    }
+  }
+  const w = converged!;
+
+  const probes: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) probes.push((await mixProbeFloor(w.container)).seconds);
+  const plans: number[] = [];
+  const planExecs: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const r = await repro(w, 'plan');
+    check(r.stdout.includes('No changes.'), `no-op plan did not say "No changes.":\n${r.stdout}`);
+    plans.push(r.seconds);
+    planExecs.push(r.execs);
+  }
+
+  const floor = median(floors);
+  const probe = median(probes);
+  const plan = median(plans);
+  const rows: Row[] = [
+    ...MIX_FLOOR.map((step, i) => ({
+      step: `floor: docker exec ${step.manager} install`,
+      seconds: median(perManager[i]!),
+      target: '',
+    })),
+    { step: 'floor: sum of the three', seconds: floor, target: '' },
+    { step: 'floor: one exec, three listings', seconds: probe, target: '' },
+    {
+      step: 'repro apply (converge)',
+      seconds: median(converges),
+      floor,
+      execs: Math.max(...convergeExecs),
+      target: '<= 1.15x',
+      pass: median(converges) <= 1.15 * floor,
+    },
+    {
+      step: 'repro plan (no-op)',
+      seconds: plan,
+      floor: probe,
+      execs: Math.max(...planExecs),
+      target: '1 trip',
+      pass: planExecs.every((n) => n === 1),
+    },
+  ];
+  const s = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
+  console.log(
+    [
+      `repro benchmark, mixed: ${MIX_APT.length} apt + ${MIX_PIP.length} pip (venv ${VENV}, ` +
+        `local wheels) + ${MIX_NPM.length} npm (global, npm cache, offline) in ${MIX_IMAGE}`,
+      `  image:      ${prepared}; ${MIX_TOOLS.join(', ')} preinstalled; fresh --network none`,
+      `  floor:      one \`docker exec\` per manager, in order: apt-get install; python3 -m venv`,
+      `              + pip install --no-index --find-links /wheels; npm install -g --prefix`,
+      `  converge:   median of ${ROUNDS} rounds on twin fresh containers, alternating which runs`,
+      `              first; both end with identical dpkg status, pip list and npm ls -g`,
+      `  samples (s): floor ${s(floors)} | converge ${s(converges)}`,
+      `              per-round converge/floor ${converges
+        .map((c, i) => `${(c / floors[i]!).toFixed(2)}x`)
+        .join(' ')}`,
+      ...MIX_FLOOR.map((step, i) => `              floor ${step.manager} ${s(perManager[i]!)}`),
+      `              batches inside repro: ${batches.map((b) => `[${b}]`).join(' ')}`,
+      `              probe floor ${s(probes)} | plan ${s(plans)}`,
+      '',
+    ].join('\n'),
+  );
+  printTable(rows);
 }
 
 async function cleanup(): Promise<void> {
