@@ -15,6 +15,7 @@ import {
   itemIndex,
   probeFragment,
   probeLines,
+  recordLive,
   sha256Hex,
   str,
   strList,
@@ -182,7 +183,6 @@ export const aptSource = {
         );
       }
     });
-    if (lines.length === 0) lines.push(':');
     return probeFragment(lines);
   },
 
@@ -268,11 +268,5 @@ export const aptSource = {
     return undefined;
   },
 
-  record(
-    _resource: Resource | undefined,
-    live: Attrs | undefined,
-    _previous?: Attrs,
-  ): Attrs | undefined {
-    return live;
-  },
+  record: recordLive,
 } satisfies Manager;

@@ -10,7 +10,7 @@
 import type { Diagnostic } from '../core/errors.js';
 import { shellJoin, shellQuote, type Command } from '../core/shell.js';
 import type { Attrs, Change, JsonValue, Resource } from '../core/types.js';
-import { diag, failScript, probeFragment, probeLines, str } from './common.js';
+import { diag, failScript, probeFragment, probeLines, recordLive, str } from './common.js';
 import type {
   CommandInput,
   DiffInput,
@@ -332,11 +332,5 @@ export const apt = {
     return arch === undefined ? { version } : { version, arch };
   },
 
-  record(
-    _resource: Resource | undefined,
-    live: Attrs | undefined,
-    _previous?: Attrs,
-  ): Attrs | undefined {
-    return live;
-  },
+  record: recordLive,
 } satisfies Manager;

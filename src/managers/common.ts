@@ -11,6 +11,7 @@
 import type { Diagnostic } from '../core/errors.js';
 import { shellQuote } from '../core/shell.js';
 import type { Attrs, JsonValue, Resource } from '../core/types.js';
+import type { DiffInput } from './types.js';
 
 export { sha256Hex } from '../core/canonical.js';
 
@@ -64,7 +65,15 @@ export function parentDir(path: string): string {
 /** Wraps a probe fragment so it cannot leak state into, or read the input of, the whole script. */
 export function probeFragment(lines: readonly string[]): string {
   // No indentation: a line may continue a quoted multi-line string (e.g. a run step's `unless`).
-  return ['(', ...lines, ') </dev/null'].join('\n');
+  // An empty subshell is a syntax error in sh: nothing to probe is the no-op `:`.
+  return ['(', ...(lines.length > 0 ? lines : [':']), ') </dev/null'].join('\n');
+}
+
+/** The path a path-named resource (`file:`, `git:`, `datalad:`) is about, from any side. */
+export function pathOf(input: DiffInput, kind: string): string {
+  const p = input.resource?.name ?? str(input.live, 'path') ?? str(input.recorded, 'path');
+  if (p === undefined) throw new Error(`${kind}.diff: no resource, live or recorded path`);
+  return p;
 }
 
 /** One parsed probe line: its tag and tab-separated fields. */
@@ -150,4 +159,13 @@ export function jsonEqual(a: JsonValue | undefined, b: JsonValue | undefined): b
     return ka.length === kb.length && ka.every((k) => jsonEqual(a[k], b[k]));
   }
   return false;
+}
+
+/** `Manager.record` for managers whose state is exactly what their probe sees. */
+export function recordLive(
+  _resource: Resource | undefined,
+  live: Attrs | undefined,
+  _previous?: Attrs,
+): Attrs | undefined {
+  return live;
 }

@@ -14,19 +14,30 @@
 // - `get` paths reach datalad and git-annex only after `--`, relative to the dataset root.
 import type { Diagnostic } from '../core/errors.js';
 import { shellJoin, shellQuote, type Command } from '../core/shell.js';
-import type { Attrs, Change, JsonValue, Resource } from '../core/types.js';
+import type { Attrs, Change, Resource } from '../core/types.js';
 import {
   CONTROL,
   diag,
   itemIndex,
   parentDir,
+  pathOf,
   pathProblem,
   probeFragment,
   probeLines,
+  recordLive,
   str,
   strList,
 } from './common.js';
-import { FULL_SHA, revisionProblem, urlProblem } from './git.js';
+import {
+  FULL_SHA,
+  GIT,
+  isFullSha,
+  resolveFunction,
+  resolvedLocally,
+  revisionProblem,
+  targetCommit,
+  urlProblem,
+} from './git.js';
 import type {
   CommandInput,
   DiffInput,
@@ -48,7 +59,6 @@ export function getPathProblem(p: string): string | undefined {
   return undefined;
 }
 
-const GIT = ['git', '-c', 'safe.directory=*', '-c', 'advice.detachedHead=false'];
 /** safe.directory for the git processes datalad and git-annex start themselves. */
 const SAFE_ENV = "export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0='*'";
 
@@ -67,56 +77,13 @@ const PRELUDE = [
   `done`,
 ].join('\n');
 
-const RESOLVE = [
-  `_r_resolve() {`,
-  `  if [ -z "$2" ]; then`,
-  `    if _r_git -C "$1" rev-parse -q --verify 'refs/remotes/origin/HEAD^{commit}'; then return 0; fi`,
-  `    printf 'repro: dataset %s has no source HEAD to check out; give a revision\\n' "$1" >&2; return 1`,
-  `  fi`,
-  `  for _r_ref in "refs/remotes/origin/$2" "refs/tags/$2" "$2"; do`,
-  `    if _r_git -C "$1" rev-parse -q --verify "$_r_ref^{commit}" 2>/dev/null; then return 0; fi`,
-  `  done`,
-  `  printf 'repro: revision %s not found in dataset %s\\n' "$2" "$1" >&2; return 1`,
-  `}`,
-].join('\n');
+const RESOLVE = resolveFunction('dataset ', 'source');
 
 const refuseDirty = (p: string): string =>
   [
     `if ! _r_st=$(_r_git --no-optional-locks -C ${p} status --porcelain --ignored=no --untracked-files=all); then _r_st=unknown; fi`,
     `if [ -n "$_r_st" ]; then printf 'repro: dataset %s has local changes; save (datalad save) or discard them first\\n' ${p} >&2; exit 1; fi`,
   ].join('\n');
-
-function isFullSha(rev: string | undefined): rev is string {
-  return rev !== undefined && FULL_SHA.test(rev);
-}
-
-function pathOf(input: DiffInput): string {
-  const p = input.resource?.name ?? str(input.live, 'path') ?? str(input.recorded, 'path');
-  if (p === undefined) throw new Error('datalad.diff: no resource, live or recorded path');
-  return p;
-}
-
-function resolvedLocally(
-  facts: Attrs,
-  path: string,
-  revision: string | undefined,
-): string | undefined {
-  const r = facts['resolved'];
-  if (r === null || typeof r !== 'object' || Array.isArray(r)) return undefined;
-  const v = (r as Record<string, JsonValue>)[path];
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
-  if ((v['revision'] ?? undefined) !== revision) return undefined;
-  return typeof v['commit'] === 'string' ? v['commit'] : undefined;
-}
-
-function targetCommit(input: DiffInput): string | undefined {
-  const revision = str(input.resource?.desired, 'revision');
-  if (isFullSha(revision)) return revision;
-  if (input.update || !input.locked) return undefined;
-  if (str(input.locked, 'revision') !== revision) return undefined;
-  const c = str(input.locked, 'commit');
-  return isFullSha(c) ? c : undefined;
-}
 
 export const dataladManager = {
   kind: 'datalad',
@@ -243,7 +210,7 @@ export const dataladManager = {
   },
 
   diff(input: DiffInput): Change {
-    const path = pathOf(input);
+    const path = pathOf(input, 'datalad');
     const { resource, live } = input;
     const address = resource?.address ?? `datalad:${path}`;
     const base = { address, kind: 'datalad' as const };
@@ -405,11 +372,5 @@ export const dataladManager = {
     return revision === undefined ? { commit } : { commit, revision };
   },
 
-  record(
-    _resource: Resource | undefined,
-    live: Attrs | undefined,
-    _previous?: Attrs,
-  ): Attrs | undefined {
-    return live;
-  },
+  record: recordLive,
 } satisfies Manager;

@@ -21,6 +21,7 @@ import {
   jsonEqual,
   probeFragment,
   probeLines,
+  recordLive,
   sha256Hex,
   str,
   strList,
@@ -314,11 +315,5 @@ export const env = {
     return undefined;
   },
 
-  record(
-    _resource: Resource | undefined,
-    live: Attrs | undefined,
-    _previous?: Attrs,
-  ): Attrs | undefined {
-    return live;
-  },
+  record: recordLive,
 } satisfies Manager;

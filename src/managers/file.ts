@@ -12,9 +12,11 @@ import type { Attrs, Change, Resource } from '../core/types.js';
 import {
   diag,
   itemIndex,
+  pathOf,
   pathProblem,
   probeFragment,
   probeLines,
+  recordLive,
   sha256Hex,
   str,
   writeFileScript,
@@ -45,12 +47,6 @@ function ownerAfter(desired: string, live: string | undefined): string | undefin
   if (d.group !== undefined) return desired;
   const group = live === undefined ? undefined : splitOwner(live).group;
   return group === undefined ? undefined : `${d.user}:${group}`;
-}
-
-function pathOf(input: DiffInput): string {
-  const p = input.resource?.name ?? str(input.live, 'path') ?? str(input.recorded, 'path');
-  if (p === undefined) throw new Error('file.diff: no resource, live or recorded path');
-  return p;
 }
 
 export const file = {
@@ -114,7 +110,6 @@ export const file = {
         `fi`,
       );
     });
-    if (lines.length === 0) lines.push(':');
     return probeFragment(lines);
   },
 
@@ -142,7 +137,7 @@ export const file = {
   },
 
   diff(input: DiffInput): Change {
-    const path = pathOf(input);
+    const path = pathOf(input, 'file');
     const { resource, live } = input;
     const address = resource?.address ?? `file:${path}`;
     const base = { address, kind: 'file' as const };
@@ -242,11 +237,5 @@ export const file = {
     return sha === undefined ? undefined : { sha256: sha };
   },
 
-  record(
-    _resource: Resource | undefined,
-    live: Attrs | undefined,
-    _previous?: Attrs,
-  ): Attrs | undefined {
-    return live;
-  },
+  record: recordLive,
 } satisfies Manager;

@@ -17,9 +17,11 @@ import {
   diag,
   itemIndex,
   parentDir,
+  pathOf,
   pathProblem,
   probeFragment,
   probeLines,
+  recordLive,
   str,
 } from './common.js';
 import type {
@@ -58,26 +60,34 @@ export function urlProblem(url: string): string | undefined {
   return undefined;
 }
 
-const GIT = ['git', '-c', 'safe.directory=*', '-c', 'advice.detachedHead=false'];
+export const GIT = ['git', '-c', 'safe.directory=*', '-c', 'advice.detachedHead=false'];
 /** Shell prelude of every git command: the git wrapper and a clear message when git is missing. */
 const PRELUDE = [
   `_r_git() { ${shellJoin(GIT)} "$@"; }`,
   `if ! command -v git >/dev/null 2>&1; then printf '%s\\n' 'repro: git is not installed on the target; add it to os.apt.packages' >&2; exit 1; fi`,
 ].join('\n');
 
-/** Resolves `$2` in repo `$1` the way the spec's revision is meant: branch, tag, then sha. */
-const RESOLVE = [
-  `_r_resolve() {`,
-  `  if [ -z "$2" ]; then`,
-  `    if _r_git -C "$1" rev-parse -q --verify 'refs/remotes/origin/HEAD^{commit}'; then return 0; fi`,
-  `    printf 'repro: %s has no remote HEAD to check out; give a revision\\n' "$1" >&2; return 1`,
-  `  fi`,
-  `  for _r_ref in "refs/remotes/origin/$2" "refs/tags/$2" "$2"; do`,
-  `    if _r_git -C "$1" rev-parse -q --verify "$_r_ref^{commit}" 2>/dev/null; then return 0; fi`,
-  `  done`,
-  `  printf 'repro: revision %s not found in %s\\n' "$2" "$1" >&2; return 1`,
-  `}`,
-].join('\n');
+/**
+ * Shell function `_r_resolve REPO REVISION`: resolves the revision the way the spec means it
+ * (branch, tag, then sha; empty = the origin's HEAD). `what` names the repository in messages
+ * ('' for a git checkout, 'dataset ' for datalad), `origin` the place HEAD comes from.
+ */
+export function resolveFunction(what: string, origin: string): string {
+  return [
+    `_r_resolve() {`,
+    `  if [ -z "$2" ]; then`,
+    `    if _r_git -C "$1" rev-parse -q --verify 'refs/remotes/origin/HEAD^{commit}'; then return 0; fi`,
+    `    printf 'repro: ${what}%s has no ${origin} HEAD to check out; give a revision\\n' "$1" >&2; return 1`,
+    `  fi`,
+    `  for _r_ref in "refs/remotes/origin/$2" "refs/tags/$2" "$2"; do`,
+    `    if _r_git -C "$1" rev-parse -q --verify "$_r_ref^{commit}" 2>/dev/null; then return 0; fi`,
+    `  done`,
+    `  printf 'repro: revision %s not found in ${what}%s\\n' "$2" "$1" >&2; return 1`,
+    `}`,
+  ].join('\n');
+}
+
+const RESOLVE = resolveFunction('', 'remote');
 
 const refuseDirty = (p: string): string =>
   [
@@ -85,18 +95,12 @@ const refuseDirty = (p: string): string =>
     `if [ -n "$_r_st" ]; then printf 'repro: git checkout %s has local changes; commit or discard them first\\n' ${p} >&2; exit 1; fi`,
   ].join('\n');
 
-function isFullSha(rev: string | undefined): rev is string {
+export function isFullSha(rev: string | undefined): rev is string {
   return rev !== undefined && FULL_SHA.test(rev);
 }
 
-function pathOf(input: DiffInput): string {
-  const p = input.resource?.name ?? str(input.live, 'path') ?? str(input.recorded, 'path');
-  if (p === undefined) throw new Error('git.diff: no resource, live or recorded path');
-  return p;
-}
-
 /** What `revision` resolved to in the checkout at probe time (only if probed for that revision). */
-function resolvedLocally(
+export function resolvedLocally(
   facts: Attrs,
   path: string,
   revision: string | undefined,
@@ -110,7 +114,7 @@ function resolvedLocally(
 }
 
 /** The exact commit apply will check out, when it is known before apply. */
-function targetCommit(input: DiffInput): string | undefined {
+export function targetCommit(input: DiffInput): string | undefined {
   const revision = str(input.resource?.desired, 'revision');
   if (isFullSha(revision)) return revision;
   if (input.update || !input.locked) return undefined;
@@ -220,7 +224,7 @@ export const git = {
   },
 
   diff(input: DiffInput): Change {
-    const path = pathOf(input);
+    const path = pathOf(input, 'git');
     const { resource, live } = input;
     const address = resource?.address ?? `git:${path}`;
     const base = { address, kind: 'git' as const };
@@ -360,11 +364,5 @@ export const git = {
     return revision === undefined ? { commit } : { commit, revision };
   },
 
-  record(
-    _resource: Resource | undefined,
-    live: Attrs | undefined,
-    _previous?: Attrs,
-  ): Attrs | undefined {
-    return live;
-  },
+  record: recordLive,
 } satisfies Manager;

@@ -24,6 +24,7 @@ import {
   pathProblem,
   probeFragment,
   probeLines,
+  recordLive,
   str,
 } from './common.js';
 import type {
@@ -680,11 +681,5 @@ export const npmManager = {
     return integrity === undefined ? { version } : { version, integrity };
   },
 
-  record(
-    _resource: Resource | undefined,
-    live: Attrs | undefined,
-    _previous?: Attrs,
-  ): Attrs | undefined {
-    return live;
-  },
+  record: recordLive,
 } satisfies Manager;

@@ -22,6 +22,7 @@ import {
   pathProblem,
   probeFragment,
   probeLines,
+  recordLive,
   str,
   strList,
 } from './common.js';
@@ -309,7 +310,6 @@ export const pipVenvManager = {
         `fi`,
       );
     });
-    if (lines.length === 0) lines.push(':');
     return probeFragment(lines);
   },
 
@@ -404,13 +404,7 @@ export const pipVenvManager = {
     return undefined;
   },
 
-  record(
-    _resource: Resource | undefined,
-    live: Attrs | undefined,
-    _previous?: Attrs,
-  ): Attrs | undefined {
-    return live;
-  },
+  record: recordLive,
 } satisfies Manager;
 
 // ---------------------------------------------------------------------------------------------
@@ -644,7 +638,6 @@ export const pipManager = {
         `:`,
       );
     });
-    if (lines.length === 0) lines.push(':');
     return probeFragment(lines);
   },
 
@@ -863,11 +856,5 @@ export const pipManager = {
     return version === undefined ? undefined : { version };
   },
 
-  record(
-    _resource: Resource | undefined,
-    live: Attrs | undefined,
-    _previous?: Attrs,
-  ): Attrs | undefined {
-    return live;
-  },
+  record: recordLive,
 } satisfies Manager;

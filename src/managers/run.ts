@@ -96,7 +96,6 @@ export const run = {
         `if ${tests.join(' || ')}; then printf 'S\\t${i}\\t1\\n'; else printf 'S\\t${i}\\t0\\n'; fi`,
       );
     });
-    if (lines.length === 0) lines.push(':');
     return probeFragment(lines);
   },
 
