@@ -30,6 +30,21 @@ const PRECOMPILED_URL = new URL('../../schemas/spec.validate.cjs', import.meta.u
 
 type Precompiled = ValidateFunction & { schemaSha256?: unknown };
 
+/**
+ * The ajv options the spec schema is compiled with, here and in scripts/build-validators.mjs
+ * (which imports them from the build), so the precompiled validator is the same validator.
+ */
+export const AJV_OPTIONS = {
+  allErrors: true,
+  // parentSchema gives the allowed keys for did-you-mean and the x-expected/x-message texts.
+  verbose: true,
+  allowUnionTypes: true,
+  // Branches such as {required: [content]} deliberately carry no `type`: the enclosing schema
+  // has one, and a wrong type is reported once, by it.
+  strictTypes: false,
+  keywords: ['x-expected', 'x-message'],
+};
+
 let compiled: Promise<ValidateFunction> | undefined;
 
 function compileSchema(): Promise<ValidateFunction> {
@@ -51,17 +66,7 @@ function compileSchema(): Promise<ValidateFunction> {
       return precompiled;
     }
     const { Ajv } = await import('ajv');
-    const ajv = new Ajv({
-      allErrors: true,
-      // parentSchema gives the allowed keys for did-you-mean and the x-expected/x-message texts.
-      verbose: true,
-      allowUnionTypes: true,
-      // Branches such as {required: [content]} deliberately carry no `type`: the enclosing schema
-      // has one, and a wrong type is reported once, by it.
-      strictTypes: false,
-      // Keep in step with scripts/build-validators.mjs.
-      keywords: ['x-expected', 'x-message'],
-    });
+    const ajv = new Ajv(AJV_OPTIONS);
     return ajv.compile(JSON.parse(text) as object);
   })();
   return compiled;

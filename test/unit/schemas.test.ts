@@ -13,6 +13,7 @@ import { newState } from '../../src/state/store.js';
 import { emptyLock } from '../../src/state/lock-file.js';
 import { MANAGERS } from '../../src/managers/index.js';
 import { loadSpec } from '../../src/spec/index.js';
+import { AJV_OPTIONS } from '../../src/spec/schema.js';
 import { canonicalJson } from '../../src/core/canonical.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -22,12 +23,7 @@ async function schema(name: string): Promise<object> {
 }
 
 function compile(s: object) {
-  const ajv = new Ajv({
-    allErrors: true,
-    allowUnionTypes: true,
-    strictTypes: false,
-    keywords: ['x-expected', 'x-message'],
-  });
+  const ajv = new Ajv(AJV_OPTIONS);
   return ajv.compile(s);
 }
 
