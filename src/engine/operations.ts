@@ -7,7 +7,7 @@ import { canonicalJson } from '../core/canonical.js';
 import type { Address } from '../core/types.js';
 import type { StateFile } from '../state/format.js';
 import { lockState, newState, writeState } from '../state/store.js';
-import { readLock } from '../state/lock-file.js';
+import { readLock, type LockFile } from '../state/lock-file.js';
 import {
   computeDrift,
   computePlan,
@@ -18,7 +18,7 @@ import {
 import { hasChanges, PLAN_FORMAT_VERSION, type DriftItem, type Plan } from '../plan/model.js';
 import { EMPTY_LIVE, refresh, type Live } from '../plan/refresh.js';
 import { applyPlan, type ApplyResult } from '../apply/apply.js';
-import type { TargetBinding } from '../../providers/types.js';
+import type { Connection, TargetBinding } from '../../providers/types.js';
 import { connectTarget, providerFor } from './target.js';
 import { readTargetState, type Workspace } from './workspace.js';
 
@@ -186,19 +186,7 @@ export async function applyTarget(ws: Workspace, opts: ApplyOptions): Promise<Ap
       throw new ReproError('target.missing', `target '${ws.target.name}' could not be created`);
     try {
       state = await bindState(ws, state, connected.binding);
-      const result = await applyPlan({
-        plan,
-        spec: ws.spec,
-        graph: ws.graph,
-        conn: connected.connection,
-        managers: ws.managers,
-        statePath: ws.statePath,
-        state,
-        lockPath: ws.lockPath,
-        lock: lockFile,
-        io: ws.opts.io,
-        verbose: ws.opts.verbose,
-      });
+      const result = await applyIn(ws, plan, state, lockFile, connected.connection, false);
       return { plan, result, aborted: false };
     } finally {
       await connected.connection.close();
@@ -206,6 +194,31 @@ export async function applyTarget(ws: Workspace, opts: ApplyOptions): Promise<Ap
   } finally {
     await lock.release();
   }
+}
+
+/** Walks `plan` on a connected target of the workspace (destroy: towards an empty spec). */
+function applyIn(
+  ws: Workspace,
+  plan: Plan,
+  state: StateFile,
+  lock: LockFile,
+  conn: Connection,
+  destroy: boolean,
+): Promise<ApplyResult> {
+  return applyPlan({
+    plan,
+    spec: ws.spec,
+    graph: ws.graph,
+    conn,
+    managers: ws.managers,
+    statePath: ws.statePath,
+    state,
+    lockPath: ws.lockPath,
+    lock,
+    io: ws.opts.io,
+    verbose: ws.opts.verbose,
+    destroy,
+  });
 }
 
 /** Creates the state on first apply and records the provider's binding. */
@@ -318,20 +331,7 @@ export async function destroyTarget(ws: Workspace, opts: DestroyOptions): Promis
           'target.missing',
           `target '${ws.target.name}' disappeared during destroy`,
         );
-      const result = await applyPlan({
-        plan,
-        spec: ws.spec,
-        graph: ws.graph,
-        conn: active.connection,
-        managers: ws.managers,
-        statePath: ws.statePath,
-        state,
-        lockPath: ws.lockPath,
-        lock: lockFile,
-        io: ws.opts.io,
-        verbose: ws.opts.verbose,
-        destroy: true,
-      });
+      const result = await applyIn(ws, plan, state, lockFile, active.connection, true);
       await active.connection.close();
       return { plan, result, aborted: false };
     } finally {
