@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { expectCode, repro, run, steps } from './cli.js';
-import { BASE_IMAGE, requireOrSkip, uniqueName } from './helpers.js';
+import { BASE_IMAGE, requireOrSkip, startTestContainer, uniqueName } from './helpers.js';
 
 const name = uniqueName('repro-test-datalad');
 let dir = '';
@@ -55,19 +55,7 @@ test('datalad: a dataset installed, locked, restored and removed on docker', asy
   await writeFile(file, spec(true));
 
   await step('a container with datalad and a source dataset', async () => {
-    const r = await run([
-      'docker',
-      'run',
-      '-d',
-      '--name',
-      name,
-      '--label',
-      'repro-test=true',
-      BASE_IMAGE,
-      'sleep',
-      'infinity',
-    ]);
-    if (r.code !== 0) throw new Error(r.stderr);
+    await startTestContainer(name);
     await sh(
       'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends git git-annex datalad >/dev/null',
     );

@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import { rm } from 'node:fs/promises';
 import { run, steps } from './cli.js';
 import { makeWorkdir, runContract, type TargetHarness } from './contract.js';
-import { BASE_IMAGE, requireOrSkip, uniqueName } from './helpers.js';
+import { BASE_IMAGE, requireOrSkip, startTestContainer, uniqueName } from './helpers.js';
 
 const prefix = uniqueName('repro-test-e2e');
 const cname = (name: string): string => `${prefix}-${name}`;
@@ -25,19 +25,7 @@ const docker: TargetHarness = {
     return (await run(['docker', 'exec', cname(name), 'sh', '-c', cmd])).code;
   },
   async precreate(name) {
-    const r = await run([
-      'docker',
-      'run',
-      '-d',
-      '--name',
-      cname(name),
-      '--label',
-      'repro-test=true',
-      BASE_IMAGE,
-      'sleep',
-      'infinity',
-    ]);
-    if (r.code !== 0) throw new Error(r.stderr);
+    await startTestContainer(cname(name));
   },
   async exists(name) {
     return (await run(['docker', 'inspect', cname(name)])).code === 0;

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { expectCode, repro, run, steps } from './cli.js';
-import { BASE_IMAGE, requireOrSkip, uniqueName } from './helpers.js';
+import { BASE_IMAGE, requireOrSkip, startTestContainer, uniqueName } from './helpers.js';
 
 const prefix = uniqueName('repro-test-npm');
 const cname = (name: string): string => `${prefix}-${name}`;
@@ -32,19 +32,7 @@ async function sh(name: string, cmd: string): Promise<string> {
 }
 
 async function precreate(name: string): Promise<void> {
-  const r = await run([
-    'docker',
-    'run',
-    '-d',
-    '--name',
-    cname(name),
-    '--label',
-    'repro-test=true',
-    BASE_IMAGE,
-    'sleep',
-    'infinity',
-  ]);
-  if (r.code !== 0) throw new Error(r.stderr);
+  await startTestContainer(cname(name));
   const cp = await run([
     'docker',
     'cp',

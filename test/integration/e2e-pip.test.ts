@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { crc32 } from 'node:zlib';
 import { expectCode, repro, run, steps } from './cli.js';
-import { BASE_IMAGE, requireOrSkip, uniqueName } from './helpers.js';
+import { BASE_IMAGE, requireOrSkip, startTestContainer, uniqueName } from './helpers.js';
 
 const prefix = uniqueName('repro-test-pip');
 const cname = (n: string): string => `${prefix}-${n}`;
@@ -92,19 +92,7 @@ async function pipList(c: string): Promise<Record<string, string>> {
 }
 
 async function container(c: string, wheels: [string, Buffer][]): Promise<void> {
-  const r = await run([
-    'docker',
-    'run',
-    '-d',
-    '--name',
-    cname(c),
-    '--label',
-    'repro-test=true',
-    BASE_IMAGE,
-    'sleep',
-    'infinity',
-  ]);
-  if (r.code !== 0) throw new Error(r.stderr);
+  await startTestContainer(cname(c));
   const w = await mkdtemp(join(tmpdir(), 'repro-test-wheels-'));
   for (const [f, data] of wheels) await writeFile(join(w, f), data);
   const cp = await run(['docker', 'cp', `${w}/.`, `${cname(c)}:/wheels`]);

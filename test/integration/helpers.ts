@@ -83,6 +83,26 @@ export async function removeChrootRoot(dir: string): Promise<void> {
   await removeRootTree(dir);
 }
 
+/**
+ * Starts a container of BASE_IMAGE, labelled for cleanup, that idles until it is removed.
+ * Returns its id.
+ */
+export async function startTestContainer(name: string): Promise<string> {
+  const r = await runProcess('docker', [
+    'run',
+    '-d',
+    '--name',
+    name,
+    '--label',
+    `${TEST_LABEL}=true`,
+    BASE_IMAGE,
+    'sleep',
+    'infinity',
+  ]);
+  if (r.exitCode !== 0) throw new Error(`docker run --name ${name} failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
 /** Force-removes the named containers, ignoring those already gone. */
 export async function removeContainers(names: readonly string[]): Promise<void> {
   if (names.length === 0) return;

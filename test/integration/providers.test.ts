@@ -26,6 +26,7 @@ import {
   removeChrootRoot,
   removeContainers,
   requireOrSkip,
+  startTestContainer,
   uniqueName,
   type Infra,
 } from './helpers.js';
@@ -573,24 +574,13 @@ describe('docker: lifecycle', () => {
   test('a container repro did not create is used but never removed', async (t) => {
     if (!requireOrSkip(t, 'docker')) return;
     const name = newContainerName('foreign');
-    const r = await docker(
-      'run',
-      '-d',
-      '--name',
-      name,
-      '--label',
-      'repro-test=true',
-      BASE_IMAGE,
-      'sleep',
-      'infinity',
-    );
-    assert.equal(r.exitCode, 0, r.stderr);
+    const id = await startTestContainer(name);
     const cfg: DockerConfig = { container: name, image: BASE_IMAGE };
     const c = await dockerP.connect(cfg, { create: false, io, specDir: '/tmp' });
     assert.ok(c);
     assert.equal(c.created, false);
     assert.equal(c.binding['created'], false);
-    assert.equal(c.binding['container_id'], r.stdout.trim());
+    assert.equal(c.binding['container_id'], id);
     await c.connection.close();
     assert.equal(await dockerP.destroy(cfg, { binding: c.binding, io, specDir: '/tmp' }), false);
     assert.ok(await dockerInspect(name), 'still there');
