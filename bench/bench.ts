@@ -143,15 +143,43 @@ function median(xs: readonly number[]): number {
 // ---------------------------------------------------------------------------------------------
 // The cached image
 
-async function imageLabel(ref: string): Promise<string | undefined> {
+async function imageLabel(ref: string, key: string = PACKAGES_LABEL): Promise<string | undefined> {
   const r = await run('docker', [
     'image',
     'inspect',
     '--format',
-    `{{index .Config.Labels "${PACKAGES_LABEL}"}}`,
+    `{{index .Config.Labels "${key}"}}`,
     ref,
   ]);
   return r.code === 0 ? r.stdout.trim() : undefined;
+}
+
+/**
+ * Whether the cached `image` still holds what `wanted` describes (its `key` label) with apt lists
+ * young enough that repro will not run apt-get update: the description to print when it does,
+ * undefined (after saying why) when it must be rebuilt. A rebuild needs the test base image.
+ */
+async function cachedImage(
+  image: string,
+  key: string,
+  wanted: string,
+): Promise<string | undefined> {
+  const label = await imageLabel(image, key);
+  if (label === wanted) {
+    const age = await listsAge(image);
+    if (age < UPDATE_MAX_AGE_S - 86400) return `cached; apt lists ${fmtAge(age)} old`;
+    console.error(`bench: ${image} has apt lists ${fmtAge(age)} old; rebuilding`);
+  } else {
+    console.error(
+      label === undefined
+        ? `bench: building ${image} (once)`
+        : `bench: ${image} holds another package set; rebuilding`,
+    );
+  }
+  if ((await imageLabel(BASE_IMAGE)) === undefined) {
+    throw new BenchError(`base image ${BASE_IMAGE} is missing (the test setup builds it)`);
+  }
+  return undefined;
 }
 
 /** Age in seconds of the newest `*_Packages` list in the image, as repro's apt probe sees it. */
@@ -175,21 +203,8 @@ async function listsAge(ref: string): Promise<number> {
 
 async function prepareImage(): Promise<string> {
   const wanted = PACKAGES.join(',');
-  const label = await imageLabel(IMAGE);
-  if (label === wanted) {
-    const age = await listsAge(IMAGE);
-    if (age < UPDATE_MAX_AGE_S - 86400) return `cached; apt lists ${fmtAge(age)} old`;
-    console.error(`bench: ${IMAGE} has apt lists ${fmtAge(age)} old; rebuilding`);
-  } else {
-    console.error(
-      label === undefined
-        ? `bench: building ${IMAGE} (once)`
-        : `bench: ${IMAGE} holds another package set; rebuilding`,
-    );
-  }
-  if ((await imageLabel(BASE_IMAGE)) === undefined) {
-    throw new BenchError(`base image ${BASE_IMAGE} is missing (the test setup builds it)`);
-  }
+  const cached = await cachedImage(IMAGE, PACKAGES_LABEL, wanted);
+  if (cached !== undefined) return cached;
   const name = `repro-test-bench-prep-${RUN_ID}`;
   try {
     await docker(
@@ -341,45 +356,38 @@ interface Row {
   pass?: boolean;
 }
 
-async function main(): Promise<number> {
-  const prepared = await prepareImage();
-  const installs: number[] = [];
-  const converges: number[] = [];
-  const convergeExecs: number[] = [];
-  const batches: number[] = [];
+/**
+ * The converge rounds both benchmarks share: per round, twin fresh containers of `image`, the
+ * floor and repro run in alternating order (so neither always gets the warmer cache), both must
+ * end in the same state, and repro must not have run apt-get update. One converged repro
+ * container is kept for the no-op measurements; the rest are removed.
+ */
+async function convergeRounds(o: {
+  prefix: string;
+  image: string;
+  writeSpec: (container: string) => Promise<Workdir>;
+  floor: (container: string) => Promise<void>;
+  repro: (w: Workdir) => Promise<void>;
+  state: (container: string) => Promise<string>;
+}): Promise<Workdir> {
   let converged: Workdir | undefined;
-
   for (let round = 0; round < ROUNDS; round++) {
-    const floorC = await freshContainer(`floor${round}`);
-    const reproC = await freshContainer(`repro${round}`);
-    const w = await writeSpec(reproC);
+    const floorC = await freshContainer(`${o.prefix}floor${round}`, o.image);
+    const reproC = await freshContainer(`${o.prefix}repro${round}`, o.image);
+    const w = await o.writeSpec(reproC);
     const listsBefore = await listsMtimes(reproC);
-    const runFloor = async (): Promise<void> => {
-      const r = await floorInstall(floorC);
-      check(
-        !/^Get:/m.test(r.stdout),
-        'the floor install downloaded something; the image lacks some .debs',
-      );
-      installs.push(r.seconds);
-    };
-    const runRepro = async (): Promise<void> => {
-      const r = await repro(w, 'apply', '--auto-approve');
-      converges.push(r.seconds);
-      convergeExecs.push(r.execs);
-      // repro reports each manager batch's duration on stderr: `apt: done in 4.0s`.
-      const batch = /^apt: done in ([0-9.]+)s/m.exec(r.stderr);
-      batches.push(batch ? Number(batch[1]) : NaN);
-    };
     if (round % 2 === 0) {
-      await runFloor();
-      await runRepro();
+      await o.floor(floorC);
+      await o.repro(w);
     } else {
-      await runRepro();
-      await runFloor();
+      await o.repro(w);
+      await o.floor(floorC);
     }
+    const floorState = await o.state(floorC);
+    const reproState = await o.state(reproC);
     check(
-      (await installedSet(floorC)) === (await installedSet(reproC)),
-      'floor and repro containers differ in installed packages after install',
+      floorState === reproState,
+      `floor and repro containers differ after install:\n--floor\n${floorState}\n--repro\n${reproState}`,
     );
     check(
       (await listsMtimes(reproC)) === listsBefore,
@@ -393,11 +401,16 @@ async function main(): Promise<number> {
       await rm(w.dir, { recursive: true, force: true });
     }
   }
-  const w = converged!;
+  return converged!;
+}
 
+/** SAMPLES runs of the raw listing floor and of a no-op `repro plan` (must say No changes.). */
+async function sampleNoopPlans(
+  w: Workdir,
+  probeFloor: (container: string) => Promise<{ seconds: number }>,
+): Promise<{ probes: number[]; plans: number[]; planExecs: number[] }> {
   const probes: number[] = [];
   for (let i = 0; i < SAMPLES; i++) probes.push((await probeFloor(w.container)).seconds);
-
   const plans: number[] = [];
   const planExecs: number[] = [];
   for (let i = 0; i < SAMPLES; i++) {
@@ -406,6 +419,38 @@ async function main(): Promise<number> {
     plans.push(r.seconds);
     planExecs.push(r.execs);
   }
+  return { probes, plans, planExecs };
+}
+
+async function main(): Promise<number> {
+  const prepared = await prepareImage();
+  const installs: number[] = [];
+  const converges: number[] = [];
+  const convergeExecs: number[] = [];
+  const batches: number[] = [];
+  const w = await convergeRounds({
+    prefix: '',
+    image: IMAGE,
+    writeSpec,
+    floor: async (floorC) => {
+      const r = await floorInstall(floorC);
+      check(
+        !/^Get:/m.test(r.stdout),
+        'the floor install downloaded something; the image lacks some .debs',
+      );
+      installs.push(r.seconds);
+    },
+    repro: async (w) => {
+      const r = await repro(w, 'apply', '--auto-approve');
+      converges.push(r.seconds);
+      convergeExecs.push(r.execs);
+      // repro reports each manager batch's duration on stderr: `apt: done in 4.0s`.
+      const batch = /^apt: done in ([0-9.]+)s/m.exec(r.stderr);
+      batches.push(batch ? Number(batch[1]) : NaN);
+    },
+    state: installedSet,
+  });
+  const { probes, plans, planExecs } = await sampleNoopPlans(w, probeFloor);
 
   const statePath = join(w.dir, 'state', 'bench.json');
   const stateBefore = await readFile(statePath, 'utf8');
@@ -607,28 +652,8 @@ async function prepareMixImage(): Promise<string> {
     MIX_PIP.join(','),
     MIX_NPM.join(','),
   ].join(';');
-  const label = await run('docker', [
-    'image',
-    'inspect',
-    '--format',
-    `{{index .Config.Labels "${MIX_LABEL}"}}`,
-    MIX_IMAGE,
-  ]);
-  const have = label.code === 0 ? label.stdout.trim() : undefined;
-  if (have === mixKey(wanted)) {
-    const age = await listsAge(MIX_IMAGE);
-    if (age < UPDATE_MAX_AGE_S - 86400) return `cached; apt lists ${fmtAge(age)} old`;
-    console.error(`bench: ${MIX_IMAGE} has apt lists ${fmtAge(age)} old; rebuilding`);
-  } else {
-    console.error(
-      have === undefined
-        ? `bench: building ${MIX_IMAGE} (once)`
-        : `bench: ${MIX_IMAGE} holds another package set; rebuilding`,
-    );
-  }
-  if ((await imageLabel(BASE_IMAGE)) === undefined) {
-    throw new BenchError(`base image ${BASE_IMAGE} is missing (the test setup builds it)`);
-  }
+  const cached = await cachedImage(MIX_IMAGE, MIX_LABEL, mixKey(wanted));
+  if (cached !== undefined) return cached;
   const name = `repro-test-bench-mixprep-${RUN_ID}`;
   const sh = (script: string): Promise<Ran> => docker('exec', name, 'sh', '-c', script);
   try {
@@ -762,14 +787,11 @@ async function mixedBench(): Promise<void> {
   const converges: number[] = [];
   const convergeExecs: number[] = [];
   const batches: string[] = [];
-  let converged: Workdir | undefined;
-
-  for (let round = 0; round < ROUNDS; round++) {
-    const floorC = await freshContainer(`mixfloor${round}`, MIX_IMAGE);
-    const reproC = await freshContainer(`mixrepro${round}`, MIX_IMAGE);
-    const w = await writeMixSpec(reproC);
-    const listsBefore = await listsMtimes(reproC);
-    const runFloor = async (): Promise<void> => {
+  const w = await convergeRounds({
+    prefix: 'mix',
+    image: MIX_IMAGE,
+    writeSpec: writeMixSpec,
+    floor: async (floorC) => {
       let total = 0;
       for (const [i, step] of MIX_FLOOR.entries()) {
         const r = await docker('exec', floorC, ...step.argv);
@@ -780,51 +802,17 @@ async function mixedBench(): Promise<void> {
         total += r.seconds;
       }
       floors.push(total);
-    };
-    const runRepro = async (): Promise<void> => {
+    },
+    repro: async (w) => {
       const r = await repro(w, 'apply', '--auto-approve');
       converges.push(r.seconds);
       convergeExecs.push(r.execs);
       const done = [...r.stderr.matchAll(/^(\w+): done in ([0-9.]+)s/gm)];
       batches.push(done.map((m) => `${m[1]} ${m[2]}`).join(', '));
-    };
-    if (round % 2 === 0) {
-      await runFloor();
-      await runRepro();
-    } else {
-      await runRepro();
-      await runFloor();
-    }
-    const floorState = await mixState(floorC);
-    const reproState = await mixState(reproC);
-    check(
-      floorState === reproState,
-      `floor and repro containers differ after install:\n--floor\n${floorState}\n--repro\n${reproState}`,
-    );
-    check(
-      (await listsMtimes(reproC)) === listsBefore,
-      'repro touched the apt lists (it ran apt-get update)',
-    );
-    await removeContainer(floorC);
-    if (converged === undefined) {
-      converged = w;
-    } else {
-      await removeContainer(reproC);
-      await rm(w.dir, { recursive: true, force: true });
-    }
-  }
-  const w = converged!;
-
-  const probes: number[] = [];
-  for (let i = 0; i < SAMPLES; i++) probes.push((await mixProbeFloor(w.container)).seconds);
-  const plans: number[] = [];
-  const planExecs: number[] = [];
-  for (let i = 0; i < SAMPLES; i++) {
-    const r = await repro(w, 'plan');
-    check(r.stdout.includes('No changes.'), `no-op plan did not say "No changes.":\n${r.stdout}`);
-    plans.push(r.seconds);
-    planExecs.push(r.execs);
-  }
+    },
+    state: mixState,
+  });
+  const { probes, plans, planExecs } = await sampleNoopPlans(w, mixProbeFloor);
 
   const floor = median(floors);
   const probe = median(probes);
