@@ -1,5 +1,6 @@
 // The providers folder's public face. Providers load on demand: a command on a chroot target
 // never loads dockerode, and a missing optional client only matters to the target that needs it.
+import { ReproError } from '../src/core/errors.js';
 import type { Provider, ProviderKind } from './types.js';
 
 export type * from './types.js';
@@ -21,5 +22,8 @@ export async function loadProvider(kind: ProviderKind): Promise<Provider<unknown
       return (await import('./chroot.js')).chrootProvider as Provider<unknown>;
     case 'docker':
       return (await import('./docker.js')).dockerProvider as Provider<unknown>;
+    case 'ssh':
+    case 'aws-ec2':
+      throw new ReproError('provider.unavailable', `the ${kind} provider is not built yet`);
   }
 }

@@ -22,8 +22,18 @@ export interface Connection {
   readonly description: string;
   /** Runs argv (no shell unless argv says so) as root on the target; stdout and stderr kept apart. */
   exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+  /**
+   * Runs argv with this process's stdin, stdout and stderr attached (a pseudo-terminal when `tty`)
+   * and resolves to its exit code: `repro exec` and `repro shell`. Changes nothing in state.
+   */
+  attach?(argv: readonly string[], opts: AttachOptions): Promise<number>;
   /** Releases what the connection holds (mounts, sockets). Safe to call twice. */
   close(): Promise<void>;
+}
+
+export interface AttachOptions {
+  /** Allocate a pseudo-terminal (interactive shell) instead of plain pipes. */
+  readonly tty: boolean;
 }
 
 /** What a provider records in state about the target it bound to (container id, image id, path…). */
@@ -37,6 +47,11 @@ export interface ConnectOptions {
   readonly io: IoHost;
   /** Directory of the spec; relative paths in the target config are relative to it. */
   readonly specDir: string;
+  /**
+   * `--accept-host-key`: a host key that differs from the one pinned in the binding is accepted
+   * (and the new one returned in the binding) instead of refused.
+   */
+  readonly acceptHostKey?: boolean;
 }
 
 export interface Connected {
@@ -66,6 +81,43 @@ export interface Provider<Config> {
    * existed before repro), so the engine deletes resources one by one instead.
    */
   destroy(config: Config, opts: DestroyOptions): Promise<boolean>;
+  /** `repro snapshot`: saves the target as it is now (docker commit, chroot tarball, EC2 image). */
+  snapshot?(config: Config, opts: SnapshotOptions): Promise<SnapshotRecord>;
+  /** `repro reset`: returns the target to a recorded snapshot; returns the new binding. */
+  reset?(config: Config, opts: ResetOptions): Promise<TargetBinding>;
+  /** `repro stop` / `repro start`: stops or starts the bound target (container, EC2 instance). */
+  stop?(config: Config, opts: DestroyOptions): Promise<void>;
+  start?(config: Config, opts: DestroyOptions): Promise<void>;
 }
 
-export type ProviderKind = 'local' | 'chroot' | 'docker';
+export interface SnapshotOptions {
+  readonly binding: TargetBinding;
+  /** The snapshot's name (`repro snapshot NAME`); unique within the target's state. */
+  readonly name: string;
+  readonly io: IoHost;
+  readonly specDir: string;
+  /** Extra labels/tags to put on the snapshot (target name, lineage). */
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface ResetOptions {
+  readonly binding: TargetBinding;
+  readonly snapshot: SnapshotRecord;
+  readonly io: IoHost;
+  readonly specDir: string;
+}
+
+/** A snapshot as recorded in state (`snapshots[]`). */
+export interface SnapshotRecord {
+  readonly name: string;
+  /** What the snapshot is: a docker image, a tarball of a chroot root, an EC2 AMI. */
+  readonly kind: 'docker-image' | 'tarball' | 'ami';
+  /** Image id / tarball path (relative to the spec's directory when inside it) / AMI id. */
+  readonly ref: string;
+  /** Tag of a docker image; region of an AMI; absent otherwise. */
+  readonly tag?: string;
+  /** sha256 of a tarball's bytes, or a docker image's content digest. */
+  readonly sha256?: string;
+}
+
+export type ProviderKind = 'local' | 'chroot' | 'docker' | 'ssh' | 'aws-ec2';

@@ -23,6 +23,7 @@ export class CliContext {
       statePath: g.state,
       io: this.host,
       verbose: g.verbose,
+      acceptHostKey: g.acceptHostKey === true,
     };
   }
 

@@ -10,6 +10,7 @@ export interface GlobalOptions {
   state?: string;
   debug?: boolean;
   verbose?: boolean;
+  acceptHostKey?: boolean;
   color: boolean;
 }
 

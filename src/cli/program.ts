@@ -33,6 +33,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('-t, --target <name>', 'which target of the spec to work on')
     .option('--state <file>', 'state file (default: state/<target>.json beside the spec)')
     .option('--verbose', "show the target's command output as it runs")
+    .option(
+      '--accept-host-key',
+      "accept a target's changed ssh host key and pin the new one (after checking it out of band)",
+    )
     .option('--debug', 'show stack traces and internal detail')
     .option('--no-color', 'no colour in output (also: NO_COLOR=1)')
     .exitOverride()

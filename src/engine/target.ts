@@ -26,6 +26,9 @@ export class CountingConnection implements Connection {
     stats.execs++;
     return this.inner.exec(argv, opts);
   }
+  get attach(): Connection['attach'] {
+    return this.inner.attach?.bind(this.inner);
+  }
   close(): Promise<void> {
     return this.inner.close();
   }
@@ -53,6 +56,7 @@ export async function connectTarget(
     create,
     io: ws.opts.io,
     specDir: ws.spec.dir,
+    acceptHostKey: ws.opts.acceptHostKey === true,
   });
   if (!connected) return undefined;
   return { ...connected, connection: new CountingConnection(connected.connection) };

@@ -23,6 +23,8 @@ export interface WorkspaceOptions {
   readonly io: IoHost;
   /** Forward target command output as progress. */
   readonly verbose?: boolean;
+  /** `--accept-host-key`: accept a changed ssh host key and pin the new one. */
+  readonly acceptHostKey?: boolean;
 }
 
 export interface Workspace {
