@@ -52,6 +52,8 @@ export interface ConnectOptions {
    * (and the new one returned in the binding) instead of refused.
    */
   readonly acceptHostKey?: boolean;
+  /** The state's lineage (a uuid), for tagging what a provider creates (`repro:lineage`). */
+  readonly lineage?: string;
 }
 
 export interface Connected {

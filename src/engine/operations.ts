@@ -148,13 +148,20 @@ export async function applyTarget(ws: Workspace, opts: ApplyOptions): Promise<Ap
   const lock = await lockState(ws.statePath, 'repro apply');
   try {
     let state = await readTargetState(ws);
+    // A new state's lineage exists before the target does, so a provider can tag what it creates.
+    const base = state ?? newState(ws.target.name, ws.target.provider, ws.spec.digest);
     const lockFile = await readLock(ws.lockPath);
     let plan: Plan;
     let connected: Awaited<ReturnType<typeof connectTarget>>;
     if (opts.planFile) {
       plan = await loadPlan(opts.planFile);
       checkPlanFresh(plan, ws, state);
-      connected = await connectTarget(ws, state?.target.binding, plan.create_target !== null);
+      connected = await connectTarget(
+        ws,
+        base.target.binding,
+        plan.create_target !== null,
+        base.lineage,
+      );
       if (!connected) {
         throw new StalePlanError(
           `target '${ws.target.name}' existed when the plan was made and is gone now`,
@@ -181,11 +188,11 @@ export async function applyTarget(ws: Workspace, opts: ApplyOptions): Promise<Ap
         return { plan, aborted: true };
       }
     }
-    if (!connected) connected = await connectTarget(ws, state?.target.binding, true);
+    if (!connected) connected = await connectTarget(ws, base.target.binding, true, base.lineage);
     if (!connected)
       throw new ReproError('target.missing', `target '${ws.target.name}' could not be created`);
     try {
-      state = await bindState(ws, state, connected.binding);
+      state = await bindState(ws, state, base, connected.binding);
       const result = await applyIn(ws, plan, state, lockFile, connected.connection, false);
       return { plan, result, aborted: false };
     } finally {
@@ -225,9 +232,9 @@ function applyIn(
 async function bindState(
   ws: Workspace,
   state: StateFile | undefined,
+  base: StateFile,
   binding: TargetBinding,
 ): Promise<StateFile> {
-  const base = state ?? newState(ws.target.name, ws.target.provider, ws.spec.digest);
   return writeState(ws.statePath, state, { ...base, target: { ...base.target, binding } });
 }
 

@@ -49,6 +49,7 @@ export async function connectTarget(
   ws: Workspace,
   binding: TargetBinding | null | undefined,
   create: boolean,
+  lineage?: string,
 ): Promise<(Connected & { connection: CountingConnection }) | undefined> {
   const provider = await providerFor(ws);
   const connected = await provider.connect(ws.target.config, {
@@ -57,6 +58,7 @@ export async function connectTarget(
     io: ws.opts.io,
     specDir: ws.spec.dir,
     acceptHostKey: ws.opts.acceptHostKey === true,
+    lineage,
   });
   if (!connected) return undefined;
   return { ...connected, connection: new CountingConnection(connected.connection) };
