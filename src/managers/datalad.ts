@@ -12,6 +12,8 @@
 // - git and datalad run with `safe.directory=*` (via GIT_CONFIG_* for datalad and git-annex),
 //   because apply runs as root on datasets that may belong to someone else.
 // - `get` paths reach datalad and git-annex only after `--`, relative to the dataset root.
+// - datalad reports its results, failures included (`install(error): … [reason]`), on stdout:
+//   apply sends that to stderr, where a failed batch's error shows its tail.
 import type { Diagnostic } from '../core/errors.js';
 import { shellJoin, shellQuote, type Command } from '../core/shell.js';
 import type { Attrs, Change, Resource } from '../core/types.js';
@@ -292,7 +294,7 @@ export const dataladManager = {
             refuseDirty(p),
             `if [ -n "$(_r_git -C ${p} rev-list -n1 --exclude=git-annex '--exclude=synced/*' --branches --not --remotes --tags)" ]; then printf 'repro: dataset %s has local branch commits its source does not have; push or delete them first\\n' ${p} >&2; exit 1; fi`,
             `if [ "$(_r_git -C ${p} rev-parse HEAD)" != ${shellQuote(seen)} ] && [ -n "$(_r_git -C ${p} rev-list -n1 HEAD --not --remotes --tags)" ]; then printf 'repro: dataset %s has commits its source does not have; push them first\\n' ${p} >&2; exit 1; fi`,
-            `datalad -c datalad.ui.progressbar=none remove -d ${p} --reckless kill >/dev/null`,
+            `datalad -c datalad.ui.progressbar=none remove -d ${p} --reckless kill >&2`,
             `if [ -e ${p} ]; then chmod -R u+w -- ${p} && rm -rf -- ${p}; fi`,
           ].join('\n'),
         });
@@ -319,7 +321,7 @@ export const dataladManager = {
       if (change.action === 'create') {
         lines.push(
           shellJoin(['mkdir', '-p', parentDir(path)]),
-          `datalad -c datalad.ui.progressbar=none clone ${shellQuote(source)} ${p} >/dev/null`,
+          `datalad -c datalad.ui.progressbar=none clone ${shellQuote(source)} ${p} >&2`,
         );
       } else {
         lines.push(
@@ -352,7 +354,7 @@ export const dataladManager = {
       }
       if (get.length > 0) {
         lines.push(
-          `(cd ${p} && datalad -c datalad.ui.progressbar=none get -d . -- ${shellJoin(get)} >/dev/null)`,
+          `(cd ${p} && datalad -c datalad.ui.progressbar=none get -d . -- ${shellJoin(get)} >&2)`,
         );
       }
       const what = target !== undefined ? target.slice(0, 12) : (revision ?? 'HEAD');

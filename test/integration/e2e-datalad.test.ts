@@ -10,39 +10,47 @@ import { expectCode, repro, run, steps } from './cli.js';
 import { BASE_IMAGE, requireOrSkip, startTestContainer, uniqueName } from './helpers.js';
 
 const name = uniqueName('repro-test-datalad');
+const second = `${name}-second`;
+const image = `${name}-img`;
 let dir = '';
 
 const IDENTITY =
   'export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.org GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.org';
 
-async function sh(cmd: string): Promise<string> {
-  const r = await run(['docker', 'exec', name, 'sh', '-c', cmd]);
-  if (r.code !== 0) throw new Error(`docker exec ${name} ${cmd}: exit ${r.code}\n${r.stderr}`);
+async function sh(cmd: string, on = name): Promise<string> {
+  const r = await run(['docker', 'exec', on, 'sh', '-c', cmd]);
+  if (r.code !== 0) throw new Error(`docker exec ${on} ${cmd}: exit ${r.code}\n${r.stderr}`);
   return r.stdout;
 }
 
-const head = async (p: string): Promise<string> =>
-  (await sh(`git -c safe.directory='*' -C ${p} rev-parse HEAD`)).trim();
+const head = async (p: string, on = name): Promise<string> =>
+  (await sh(`git -c safe.directory='*' -C ${p} rev-parse HEAD`, on)).trim();
 const present = async (): Promise<string> =>
   (
     await sh(`${IDENTITY}; cd /data/ds && git -c safe.directory='*' annex find --in=here big.dat`)
   ).trim();
 
-function spec(withDataset: boolean): string {
+function spec(withDataset: boolean, tagged = false): string {
+  const datasets = [
+    ...(withDataset ? ['  - {path: /data/ds, source: /srv/ds, get: [big.dat]}'] : []),
+    ...(tagged ? ['  - {path: /data/tagged, source: /srv/ds, revision: v1}'] : []),
+  ];
   return `version: 1
 name: dataladdemo
 targets:
   first: {docker: {container: ${name}, image: "${BASE_IMAGE}"}}
+  second: {docker: {container: ${second}, image: "${image}"}}
 os:
   distribution: debian
   release: bookworm
   apt:
     packages: [git, git-annex, datalad]
-${withDataset ? 'datalad:\n  - {path: /data/ds, source: /srv/ds, get: [big.dat]}\n' : ''}`;
+${datasets.length > 0 ? `datalad:\n${datasets.join('\n')}\n` : ''}`;
 }
 
 after(async () => {
-  await run(['docker', 'rm', '-f', name]);
+  await run(['docker', 'rm', '-f', name, second]);
+  await run(['docker', 'rmi', '-f', image]);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -146,6 +154,81 @@ test('datalad: a dataset installed, locked, restored and removed on docker', asy
     expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 0, 'apply clean');
     assert.equal(await head('/data/ds'), c2);
   });
+
+  await step('a tag revision installs the tagged commit and locks the tag with it', async () => {
+    await sh(`${IDENTITY}; git -C /srv/ds tag v1 ${c1}`);
+    await writeFile(file, spec(true, true));
+    expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 0, 'apply tagged');
+    assert.equal(await head('/data/tagged'), c1);
+    assert.equal(await head('/data/ds'), c2);
+    const lock = JSON.parse(await readFile(join(dir, 'repro.lock'), 'utf8')) as {
+      resources: Record<string, unknown>;
+    };
+    assert.deepEqual(lock.resources['datalad:/data/tagged'], { commit: c1, revision: 'v1' });
+  });
+
+  await step('a second target installs the locked commits, not its source HEAD', async () => {
+    // The second machine has the same tools and source dataset (an image of the first container
+    // without the installed datasets); then its source moves on and its tag moves: the lock wins.
+    const c = await run(['docker', 'commit', name, image]);
+    assert.equal(c.code, 0, c.stderr);
+    const r = await run(
+      ['docker', 'run', '-d', '--name', second, '--label', 'repro-test=true'].concat([
+        image,
+        'sleep',
+        'infinity',
+      ]),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    // Rewrite the source into the container's own layer: git refuses a local clone whose
+    // hardlinked objects straddle overlayfs layers ("hardlink different from source").
+    await sh(
+      'rm -rf /data && cp -a /srv/ds /srv/ds.new && rm -rf /srv/ds && mv /srv/ds.new /srv/ds',
+      second,
+    );
+    await sh(
+      [
+        'set -e',
+        IDENTITY,
+        'cd /srv/ds',
+        'echo three > three.txt',
+        'datalad save -m three >/dev/null',
+        'git tag -f v1 HEAD >/dev/null',
+      ].join('\n'),
+      second,
+    );
+    const moved = await head('/srv/ds', second);
+    assert.notEqual(moved, c2);
+    const secondArgs = ['-f', file, '--target', 'second'];
+    expectCode(await repro(dir, [...secondArgs, 'apply', '--auto-approve']), 0, 'apply second');
+    assert.equal(await head('/data/ds', second), c2);
+    assert.equal(await head('/data/tagged', second), c1);
+    const content = await sh(
+      `${IDENTITY}; cd /data/ds && git -c safe.directory='*' annex find --in=here big.dat`,
+      second,
+    );
+    assert.equal(content.trim(), 'big.dat');
+  });
+
+  await step(
+    "a source that cannot be cloned fails with datalad's reason, others recorded",
+    async () => {
+      await writeFile(
+        file,
+        spec(true, true).replace(
+          'datalad:\n',
+          'datalad:\n  - {path: /data/bad, source: /srv/missing}\n',
+        ),
+      );
+      const a = expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 1, 'apply');
+      assert.match(a.stderr, /datalad batch failed \[datalad:\/data\/bad\]/);
+      assert.match(a.stderr, /install\(error\): \/data\/bad/);
+      await sh('test ! -e /data/bad');
+      await writeFile(file, spec(true, true));
+      const p = expectCode(await repro(dir, [...first, 'plan']), 0, 'plan');
+      assert.match(p.stdout, /No changes\./);
+    },
+  );
 
   await step('removal from the spec removes the clean dataset', async () => {
     await writeFile(file, spec(false));
