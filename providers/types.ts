@@ -27,6 +27,11 @@ export interface Connection {
    * and resolves to its exit code: `repro exec` and `repro shell`. Changes nothing in state.
    */
   attach?(argv: readonly string[], opts: AttachOptions): Promise<number>;
+  /**
+   * Writes `data` to a new file at `path` on the target with `mode`, outside any exec (ssh: sftp
+   * on the same connection). Optional: without it, file payloads travel inside batch scripts.
+   */
+  putFile?(path: string, data: Buffer, mode: number): Promise<void>;
   /** Releases what the connection holds (mounts, sockets). Safe to call twice. */
   close(): Promise<void>;
 }

@@ -3,7 +3,9 @@
 // saw into state and lock after every batch. Invariants: state is written before a batch (with
 // its addresses as `pending`) and after it, so a killed apply leaves a state that says what was
 // in flight; a failed batch records what did land and its dependents are not attempted.
+import { randomBytes } from 'node:crypto';
 import { CommandFailedError, ReproError } from '../core/errors.js';
+import { shellJoin, shellQuote, type Command } from '../core/shell.js';
 import type { Address, Attrs, Change, ManagerKind, Resource } from '../core/types.js';
 import type { IoHost } from '../core/io.js';
 import type { Manager } from '../managers/types.js';
@@ -150,9 +152,10 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       recorded: resources[c.address]?.attributes,
     }));
     const groups = new Map([[batch.kind, items]]);
+    const body = await stageUploads(input.conn, commands);
     const script =
       SCRIPT_PRELUDE +
-      `(\nset -e\n${commands.map((c) => c.script).join('\n')}\n) 1>&2 </dev/null\n` +
+      `(\nset -e\n${body}\n) 1>&2 </dev/null\n` +
       'repro_rc=$?\n' +
       composeProbe(groups, managers, spec.ctx) +
       'exit $repro_rc\n';
@@ -365,4 +368,35 @@ function culprit(batch: Batch, stderr: string): Address | undefined {
 
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * The batch's command text. Where the connection can put files, commands that offer an upload
+ * variant have their payloads put on the target first (each in a fresh 0600 file under /tmp) and
+ * read from there; the files are removed when the batch's subshell exits, failed or not.
+ */
+export async function stageUploads(
+  conn: Connection,
+  commands: readonly Command[],
+): Promise<string> {
+  if (!conn.putFile || !commands.some((c) => c.viaUpload)) {
+    return commands.map((c) => c.script).join('\n');
+  }
+  const lines: string[] = [];
+  const staged: string[] = [];
+  const parts: string[] = [];
+  for (const c of commands) {
+    if (!c.viaUpload) {
+      parts.push(c.script);
+      continue;
+    }
+    for (const u of c.viaUpload.uploads) {
+      const path = `/tmp/.repro-upload-${randomBytes(8).toString('hex')}`;
+      await conn.putFile(path, u.data, 0o600);
+      staged.push(path);
+      lines.push(`${u.variable}=${shellQuote(path)}`);
+    }
+    parts.push(c.viaUpload.script);
+  }
+  return [`trap ${shellQuote(`rm -f ${shellJoin(staged)}`)} EXIT`, ...lines, ...parts].join('\n');
 }

@@ -22,6 +22,15 @@ export interface Command {
   readonly display: string;
   /** The shell text to run. */
   readonly script: string;
+  /**
+   * A variant of `script` for connections that can put files (ssh, through sftp): large payloads
+   * travel as files instead of base64 inside the script. Each upload's path on the target is in
+   * the shell variable it names when `script` runs; apply removes the files afterwards.
+   */
+  readonly viaUpload?: {
+    readonly script: string;
+    readonly uploads: readonly { readonly variable: string; readonly data: Buffer }[];
+  };
 }
 
 export function command(argv: readonly string[], display?: string): Command {

@@ -26,6 +26,9 @@ export class CountingConnection implements Connection {
     stats.execs++;
     return this.inner.exec(argv, opts);
   }
+  get putFile(): Connection['putFile'] {
+    return this.inner.putFile?.bind(this.inner);
+  }
   get attach(): Connection['attach'] {
     return this.inner.attach?.bind(this.inner);
   }

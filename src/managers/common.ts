@@ -112,6 +112,8 @@ export interface WriteFileOptions {
   readonly mode?: string;
   /** chown argument (`user` or `user:group`); undefined keeps the owner of the file being replaced. */
   readonly owner?: string;
+  /** Copy the content from the file whose path is in this shell variable instead of embedding it. */
+  readonly fromVariable?: string;
 }
 
 /**
@@ -122,12 +124,13 @@ export interface WriteFileOptions {
 export function writeFileScript(o: WriteFileOptions): string {
   const p = shellQuote(o.path);
   const dir = shellQuote(parentDir(o.path));
-  const b64 = o.content.toString('base64');
   const lines = [
     `if [ -d ${p} ]; then ${failScript(`repro: ${o.path} is a directory, not a file; remove it or choose another path`)}; fi`,
     `mkdir -p ${dir}`,
     `_r_tmp=$(mktemp ${shellQuote(`${parentDir(o.path) === '/' ? '' : parentDir(o.path)}/.repro-XXXXXX`)})`,
-    `printf '%s' ${shellQuote(b64)} | base64 -d > "$_r_tmp"`,
+    o.fromVariable === undefined
+      ? `printf '%s' ${shellQuote(o.content.toString('base64'))} | base64 -d > "$_r_tmp"`
+      : `cat -- "$${o.fromVariable}" > "$_r_tmp"`,
   ];
   // mktemp creates the file 0600: carry over the replaced file's mode and owner unless managed.
   if (o.mode !== undefined) {

@@ -2,7 +2,9 @@
 //
 // Invariants:
 // - Content is written atomically (temp file in the same directory, then mv) from base64 embedded
-//   in the script, so it never appears in a display and cannot break out of its quotes.
+//   in the script, so it never appears in a display and cannot break out of its quotes; content of
+//   UPLOAD_MIN_BYTES or more is offered as an upload too, which apply uses when the connection
+//   can put files (ssh's sftp) so that large files do not travel as base64 in a shell script.
 // - Mode and owner are managed only when the spec gives them; otherwise a rewrite keeps the old
 //   file's mode and owner, and a new file gets 0644.
 // - A directory at the path is never replaced: the script stops with a message naming it.
@@ -31,6 +33,9 @@ import type {
 } from './types.js';
 
 const MODE = /^[0-7]{4}$/;
+
+/** Payloads from this size on go by file upload (sftp) where the connection can put files. */
+export const UPLOAD_MIN_BYTES = 64 * 1024;
 const ACCOUNT = /^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/;
 
 /** Splits `user` or `user:group`. */
@@ -210,15 +215,26 @@ export const file = {
       const rewrite =
         !before || before['directory'] === true || before['sha256'] !== resource.desired['sha256'];
       if (rewrite) {
-        if (!resource.payload) throw new Error(`the content of ${change.address} was not loaded`);
+        const content = resource.payload;
+        if (!content) throw new Error(`the content of ${change.address} was not loaded`);
+        const write = {
+          path,
+          content,
+          ...(mode === undefined ? {} : { mode }),
+          ...(owner === undefined ? {} : { owner }),
+        };
+        const variable = `_r_up${out.length}`;
         out.push({
-          display: `write ${path} (${resource.payload.length} bytes)`,
-          script: writeFileScript({
-            path,
-            content: resource.payload,
-            ...(mode === undefined ? {} : { mode }),
-            ...(owner === undefined ? {} : { owner }),
-          }),
+          display: `write ${path} (${content.length} bytes)`,
+          script: writeFileScript(write),
+          ...(content.length >= UPLOAD_MIN_BYTES
+            ? {
+                viaUpload: {
+                  script: writeFileScript({ ...write, fromVariable: variable }),
+                  uploads: [{ variable, data: content }],
+                },
+              }
+            : {}),
         });
         continue;
       }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import {
   existsSync,
   mkdirSync,
@@ -14,7 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Attrs, Change } from '../../src/core/types.js';
-import { file } from '../../src/managers/file.js';
+import { file, UPLOAD_MIN_BYTES } from '../../src/managers/file.js';
+import { stageUploads } from '../../src/apply/apply.js';
 import { CTX, FILES, items, readOutput, res } from '../fixtures/outputs/scenarios.js';
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
@@ -217,6 +219,57 @@ test('file commands run for real with dash on hostile paths: atomic, exact bytes
     assert.equal(failed.status, 1);
     assert.equal(failed.stdout, '');
     assert.match(failed.stderr, /is a directory, not a file/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('large files are offered as uploads; staged uploads run for real and are removed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'repro-file-'));
+  try {
+    const path = join(dir, 'big.bin');
+    const bytes = randomBytes(UPLOAD_MIN_BYTES + 1);
+    const r = res(
+      'file',
+      path,
+      { path, sha256: sha(bytes), size: bytes.length, mode: '0600' },
+      bytes,
+    );
+    const small = fileRes(join(dir, 'small'), 'tiny');
+    const commands = file.commands({
+      changes: [r, small].map((x) => ({ address: x.address, kind: 'file', action: 'create' })),
+      resources: new Map([r, small].map((x) => [x.address, x])),
+      facts: {},
+      changedKinds: new Set(),
+      ctx: CTX,
+    });
+    assert.equal(commands[0]!.viaUpload?.uploads[0]!.data, bytes);
+    assert.doesNotMatch(commands[0]!.viaUpload!.script, /base64/);
+    assert.equal(commands[1]!.viaUpload, undefined);
+    // A connection without putFile gets the inline scripts unchanged.
+    const plain = {
+      description: 'x',
+      exec: () => Promise.reject(new Error('unused')),
+      close: () => Promise.resolve(),
+    };
+    assert.equal(await stageUploads(plain, commands), commands.map((c) => c.script).join('\n'));
+    // One with putFile gets the payload as a file, read from there and removed on exit.
+    const put: string[] = [];
+    const uploading = {
+      ...plain,
+      putFile: async (p: string, data: Buffer, mode: number): Promise<void> => {
+        put.push(p);
+        await writeFile(p, data, { mode });
+      },
+    };
+    const body = await stageUploads(uploading, commands);
+    assert.equal(put.length, 1);
+    assert.equal(statSync(put[0]!).mode & 0o777, 0o600);
+    const out = spawnSync('/bin/sh', ['-s'], { input: `(\nset -e\n${body}\n)`, encoding: 'utf8' });
+    assert.equal(out.status, 0, out.stderr);
+    assert.deepEqual(readFileSync(path), bytes);
+    assert.equal(readFileSync(join(dir, 'small'), 'utf8'), 'tiny');
+    assert.equal(existsSync(put[0]!), false, 'the upload is removed when the batch ends');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
