@@ -217,14 +217,18 @@ function parseCondaVersion(v: string): Version {
   };
 }
 
-/** conda's token order: `dev` < other strings < `post`… and strings < numbers. */
+/**
+ * conda's token order: `post` is above every number, numbers are above strings, and `dev` is
+ * below every other string (conda maps them to +inf and "DEV" before comparing).
+ */
 function cmpToken(a: Token, b: Token): number {
-  if (typeof a === 'number' && typeof b === 'number') return a < b ? -1 : a > b ? 1 : 0;
-  if (typeof a === 'number') return 1;
-  if (typeof b === 'number') return -1;
-  const rank = (t: string): number => (t === 'dev' ? 0 : t === 'post' ? 2 : 1);
-  if (rank(a) !== rank(b)) return rank(a) - rank(b);
-  return a < b ? -1 : a > b ? 1 : 0;
+  const key = (t: Token): Token => (t === 'post' ? Infinity : t === 'dev' ? 'DEV' : t);
+  const x = key(a);
+  const y = key(b);
+  if (typeof x === 'number' && typeof y === 'number') return x < y ? -1 : x > y ? 1 : 0;
+  if (typeof x === 'number') return 1;
+  if (typeof y === 'number') return -1;
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 function cmpComponents(a: Token[][], b: Token[][]): number {
@@ -362,7 +366,8 @@ export function findToolScript(tool: CondaTool, prefixes: readonly string[]): st
   if ((names as readonly string[]).includes('conda')) env.push(['CONDA_EXE', 'conda']);
   for (const [v, n] of env) {
     lines.push(
-      `if [ -z "$_r_tool" ] && [ -n "$` + `{${v}:-}" ] && [ -x "$${v}" ]; then _r_tool=$${v}; _r_tname=${n}; fi`,
+      `if [ -z "$_r_tool" ] && [ -n "$` +
+        `{${v}:-}" ] && [ -x "$${v}" ]; then _r_tool=$${v}; _r_tname=${n}; fi`,
     );
   }
   const roots = [
@@ -543,7 +548,7 @@ function checkEnvSettings(resource: Resource, out: Diagnostic[]): void {
         diag(
           resource,
           'conda.channel',
-          `${resource.address}: channel ${JSON.stringify(ch)} ${problem}`,
+          `channel ${JSON.stringify(ch)} ${problem}`,
           "write channels as 'conda-forge' or 'https://conda.anaconda.org/conda-forge'",
         ),
       );
@@ -876,7 +881,7 @@ export const condaEnvManager = {
       const head = [
         findToolScript(tool, [prefix]),
         `if [ -z "$_r_tool" ]; then ${failScript(
-          `repro: ${tool === 'auto' ? 'none of micromamba, mamba or conda' : tool} was found on the target (PATH, $MAMBA_EXE/$CONDA_EXE, /opt/conda and the usual install directories); install one (e.g. Miniforge) or set tool: for ${prefix}`,
+          `repro: ${tool === 'auto' ? 'none of micromamba, mamba or conda was' : `${tool} was not`} found on the target (PATH, $MAMBA_EXE/$CONDA_EXE, /opt/conda and the usual install directories); install one (e.g. Miniforge) or set tool: for ${prefix}`,
         )}; fi`,
       ];
       const channels = channelArgs(resource.desired);
@@ -1004,7 +1009,7 @@ export const condaManager = {
         diag(
           resource,
           `conda.${parsed.part}`,
-          `${resource.address}: invalid conda spec ${JSON.stringify(text)}: ${parsed.problem}`,
+          `invalid conda spec ${JSON.stringify(text)}: ${parsed.problem}`,
           hint[parsed.part],
         ),
       );
