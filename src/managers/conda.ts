@@ -786,18 +786,13 @@ export const condaEnvManager = {
       throw new Error('conda-env.diff: no resource, live or recorded prefix');
     const address = input.resource?.address ?? `conda-env:${prefix}`;
     const { live, resource } = input;
-    const shown = (a: Attrs | undefined): Attrs | undefined => {
-      if (!a) return a;
-      const { records: _records, ...rest } = a;
-      return rest;
-    };
     if (!resource) {
       return live
         ? {
             address,
             kind: 'conda-env',
             action: 'delete',
-            before: shown(live),
+            before: live,
             reason: 'removed from the spec',
           }
         : { address, kind: 'conda-env', action: 'noop' };
@@ -837,7 +832,8 @@ export const condaEnvManager = {
       };
     }
     const plan = planEnv(input, resource);
-    const before = shown(live)!;
+    // `records` stay in before/after: apply takes a noop's lock entry from `before`.
+    const before = live;
     if (plan.install.length + plan.update.length + plan.remove.length === 0) {
       return { address, kind: 'conda-env', action: 'noop', before, after: before };
     }

@@ -662,6 +662,15 @@ test('contract: plan from empty, no-op, drift, removal, and a second target from
   const p1 = plan(s, state, lock, live);
   assert.deepEqual(p1.summary, { add: 0, change: 0, destroy: 0 });
   assert.ok(p1.changes.every((c) => c.action === 'noop'));
+  // Apply records a noop and re-takes its lock entry from the change's `before`: unchanged.
+  for (const c of p1.changes) {
+    const r = s.resources.find((x) => x.address === c.address)!;
+    assert.deepEqual(getManager(c.kind).lockEntry(r, c.before!), lock.resources[c.address]);
+    assert.deepEqual(
+      getManager(c.kind).record(r, c.before, undefined),
+      state.resources[c.address]!.attributes,
+    );
+  }
   assert.equal((lock.resources[env]!['packages'] as Attrs[]).length, 3);
   assert.deepEqual(lock.resources[`conda:${prefix}:six`], { version: '1.11.0', build: 'py36_1' });
 
