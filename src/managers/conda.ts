@@ -9,8 +9,9 @@
 //   `remove` + one `install` [+ one `update` for `--update`]) per env, because the solver must see
 //   every spec of the env at once and because the env's lock entry — the complete package set
 //   with explicit URLs and hashes, as conda-lock writes it — is only correct when it is taken
-//   after the env's last change in the apply. The package resources' batch runs no command: it
-//   re-probes and records what the env batch installed.
+//   after the env's last change in the apply. The package resources' batch re-probes and records
+//   what the env batch did; its only command is `update NAME…` for `--update` naming packages
+//   but not their env.
 // - The probe reads `PREFIX/conda-meta/*.json` with grep (no Python start-up, no solver) and prints
 //   the matched lines base64-encoded, so nothing in a package record can forge a probe line.
 //   Only top-level keys are kept (the least-indented ones of each file: conda writes indent 2).
@@ -388,6 +389,16 @@ export function findToolScript(tool: CondaTool, prefixes: readonly string[]): st
     );
   }
   return lines.join('\n');
+}
+
+/** `findToolScript` for one env, failing the batch with a message naming what was looked for. */
+function requireToolScript(tool: CondaTool, prefix: string): string {
+  return [
+    findToolScript(tool, [prefix]),
+    `if [ -z "$_r_tool" ]; then ${failScript(
+      `repro: ${tool === 'auto' ? 'none of micromamba, mamba or conda was' : `${tool} was not`} found on the target (PATH, $MAMBA_EXE/$CONDA_EXE, /opt/conda and the usual install directories); install one (e.g. Miniforge) or set tool: for ${prefix}`,
+    )}; fi`,
+  ].join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -874,12 +885,7 @@ export const condaEnvManager = {
         continue;
       }
       const tool = toolOf(resource.desired);
-      const head = [
-        findToolScript(tool, [prefix]),
-        `if [ -z "$_r_tool" ]; then ${failScript(
-          `repro: ${tool === 'auto' ? 'none of micromamba, mamba or conda was' : `${tool} was not`} found on the target (PATH, $MAMBA_EXE/$CONDA_EXE, /opt/conda and the usual install directories); install one (e.g. Miniforge) or set tool: for ${prefix}`,
-        )}; fi`,
-      ];
+      const head = [requireToolScript(tool, prefix)];
       const channels = channelArgs(resource.desired);
       const shownTool = tool === 'auto' ? '<conda>' : tool;
       if (c.action === 'create') {
@@ -1129,9 +1135,41 @@ export const condaManager = {
     return { address, kind: 'conda', action: 'noop', before: live, after: live };
   },
 
-  /** No command: the env batch (`conda-env:PREFIX`, the layer below) ran the one transaction. */
-  commands(_input: CommandInput): Command[] {
-    return [];
+  /**
+   * Normally no command: the env batch (`conda-env:PREFIX`, the layer below) ran the one
+   * transaction that installs, changes and removes packages. The exception is `--update` naming
+   * packages but not their env: an update whose target version is unknown while the installed
+   * one already meets the spec is a re-resolve the env did not plan, run here as one
+   * `update NAME…` per env — unless an env batch already ran in this apply (`--update` of the
+   * env re-resolves every unpinned spec).
+   */
+  commands(input: CommandInput): Command[] {
+    if (input.changedKinds.has('conda-env')) return [];
+    const byPrefix = new Map<string, string[]>();
+    for (const c of input.changes) {
+      const r = input.resources.get(c.address);
+      if (c.action !== 'update' || !r || !c.afterUnknown?.includes('version')) continue;
+      const spec = mustSpec(str(r.desired, 'spec') ?? '');
+      const v = str(c.before, 'version');
+      const b = str(c.before, 'build');
+      if (v === undefined || b === undefined || !specMatches(spec, v, b)) continue;
+      const prefix = str(r.desired, 'prefix') ?? '';
+      byPrefix.set(prefix, [...(byPrefix.get(prefix) ?? []), spec.name]);
+    }
+    const out: Command[] = [];
+    for (const prefix of [...byPrefix.keys()].sort(cmpStr)) {
+      const problem = pathProblem(prefix);
+      if (problem !== undefined) throw new Error(`refusing conda prefix ${prefix}: ${problem}`);
+      const names = byPrefix.get(prefix)!.sort(cmpStr);
+      const desired = input.resources.get(`conda-env:${prefix}`)?.desired;
+      const tool = toolOf(desired);
+      const args = ['update', '-y', '-p', prefix, ...channelArgs(desired), ...names];
+      out.push({
+        display: `${tool === 'auto' ? '<conda>' : tool} ${shellJoin(args)}`,
+        script: [requireToolScript(tool, prefix), `"$_r_tool" ${shellJoin(args)}`].join('\n'),
+      });
+    }
+    return out;
   },
 
   lockEntry(resource: Resource, live: Attrs): Attrs | undefined {

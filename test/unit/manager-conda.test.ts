@@ -420,7 +420,40 @@ test('conda diff: pin ?? lock ?? solver; unmet spec → update; removal is the e
     condaManager.lockEntry(pkgRes(prefix, 'numpy=1.26.4=b_0'), live('1.26.4', 'b_0')),
     undefined,
   );
-  assert.deepEqual(condaManager.commands({} as CommandInput), []);
+
+  // Commands: none for what the env's transaction does; `--update` of packages alone re-resolves.
+  const env = envRes(prefix, ['numpy', 'scipy>=2'], { tool: 'mamba', channels: ['conda-forge'] });
+  const numpy = pkgRes(prefix, 'numpy');
+  const scipy = pkgRes(prefix, 'scipy>=2');
+  const input = (changes: Change[], changed: ManagerKind[] = []): CommandInput => ({
+    changes,
+    resources: new Map([env, numpy, scipy].map((r) => [r.address, r])),
+    facts: {},
+    changedKinds: new Set(changed),
+    ctx: CTX,
+  });
+  const reresolve = condaManager.diff({
+    resource: numpy,
+    live: live('1.26.4', 'b_0'),
+    facts: {},
+    update: true,
+  });
+  const unmet = condaManager.diff({
+    resource: scipy,
+    live: { prefix, name: 'scipy', version: '1.11.4', build: 'b_0' },
+    facts: {},
+    update: false,
+  });
+  const created = condaManager.diff({ resource: numpy, facts: {}, update: false });
+  assert.deepEqual(condaManager.commands(input([created, unmet])), []);
+  const cmds = condaManager.commands(input([reresolve, unmet]));
+  assert.equal(cmds.length, 1);
+  assert.equal(
+    cmds[0]!.script.split('\n').at(-1),
+    `"$_r_tool" update -y -p ${prefix} -c conda-forge numpy`,
+  );
+  assert.match(cmds[0]!.script, /command -v mamba/);
+  assert.deepEqual(condaManager.commands(input([reresolve], ['conda-env'])), []);
 });
 
 function envCommands(changes: Change[], resources: readonly Resource[]): string[] {
