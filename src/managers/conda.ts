@@ -811,6 +811,11 @@ export const condaEnvManager = {
     const specs = strList(resource.desired, 'specs') ?? [];
     if (!live) {
       const notEnv = (strList(input.facts, 'not_env') ?? []).includes(prefix);
+      const t = input.facts['tool'];
+      const noTool =
+        t !== null && typeof t === 'object' && !Array.isArray(t) && t['name'] === null
+          ? '; no micromamba, mamba or conda was found on the target, so apply will fail until one is installed'
+          : '';
       const explicit = input.update ? undefined : explicitFromLock(resource, input.locked);
       if (explicit) {
         const packages: { [k: string]: JsonValue } = {};
@@ -828,7 +833,7 @@ export const condaEnvManager = {
           },
           reason: notEnv
             ? `${prefix} exists but is not a conda env (no conda-meta/history)`
-            : `no env (created from the lock: ${explicit.length} packages by explicit URL and hash)`,
+            : `no env (created from the lock: ${explicit.length} packages by explicit URL and hash)${noTool}`,
         };
       }
       return {
@@ -839,7 +844,7 @@ export const condaEnvManager = {
         afterUnknown: ['packages'],
         reason: notEnv
           ? `${prefix} exists but is not a conda env (no conda-meta/history)`
-          : 'no env (created and solved by the tool: no complete lock entry)',
+          : `no env (created and solved by the tool: no complete lock entry)${noTool}`,
       };
     }
     const plan = planEnv(input, resource);

@@ -370,6 +370,8 @@ test('conda-env diff: create (solved, or explicit from a complete lock), noop, i
     update: false,
   });
   assert.match(notEnvCreate.reason ?? '', /exists but is not a conda env/);
+  const noTool = d({ facts: { tool: { name: null, path: null }, not_env: [] } });
+  assert.match(noTool.reason ?? '', /no micromamba, mamba or conda was found on the target/);
 });
 
 test('conda diff: pin ?? lock ?? solver; unmet spec → update; removal is the env’s', () => {
