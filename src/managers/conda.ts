@@ -425,6 +425,8 @@ function listScript(prefix: string, k: number): string {
   return [
     `_r_o=$(cd ${q} 2>/dev/null && grep -E -H -e '^ {1,8}"(${keys})": ' -- *.json 2>/dev/null)`,
     `printf 'P\\t${k}\\t%s\\n' "$(printf '%s' "$_r_o" | base64 | tr -d '\\n')"`,
+    // How many records there are, so a file this parser cannot read is reported, not ignored.
+    `printf 'N\\t${k}\\t%s\\n' "$(ls ${q} 2>/dev/null | grep -c '[.]json$')"`,
   ].join('\n');
 }
 
@@ -755,6 +757,7 @@ export const condaEnvManager = {
     const prefixes = sortedPrefixes(items);
     const kind = new Map<string, string>();
     const lists = new Map<string, Map<string, PackageRecord>>();
+    const counts = new Map<string, number>();
     let tool: Attrs = { name: null, path: null };
     for (const { tag, fields } of probeLines(output)) {
       if (tag === 'T') {
@@ -772,6 +775,14 @@ export const condaEnvManager = {
         const recs = decodeList(fields[1]);
         if (recs) lists.set(prefixes[k]!, recs);
       }
+      if (tag === 'N' && /^[0-9]+$/.test(fields[1] ?? ''))
+        counts.set(prefixes[k]!, Number(fields[1]));
+    }
+    // Records that exist but did not parse (a writer with another layout): said, never guessed.
+    const unread: Record<string, JsonValue> = {};
+    for (const [prefix, n] of counts) {
+      const got = lists.get(prefix)?.size ?? 0;
+      if (n > got) unread[prefix] = n - got;
     }
     const live = new Map<string, Attrs>();
     for (const item of items) {
@@ -785,7 +796,7 @@ export const condaEnvManager = {
       });
     }
     const notEnv = prefixes.filter((p) => kind.get(p) === 'other');
-    return { live, facts: { tool, not_env: notEnv } };
+    return { live, facts: { tool, not_env: notEnv, unread_records: unread } };
   },
 
   diff(input: DiffInput): Change {
@@ -848,6 +859,16 @@ export const condaEnvManager = {
       };
     }
     const plan = planEnv(input, resource);
+    const unreadFacts = input.facts['unread_records'];
+    const unread =
+      unreadFacts !== null && typeof unreadFacts === 'object' && !Array.isArray(unreadFacts)
+        ? unreadFacts[prefix]
+        : undefined;
+    if (typeof unread === 'number' && unread > 0) {
+      plan.why.push(
+        `${unread} conda-meta record(s) in ${prefix} could not be read, so those packages look absent`,
+      );
+    }
     // `records` stay in before/after: apply takes a noop's lock entry from `before`.
     const before = live;
     if (plan.install.length + plan.update.length + plan.remove.length === 0) {

@@ -287,6 +287,33 @@ test('probe: conda-meta records read with grep, nested sha256 ignored, tool foun
   assert.equal(forged.live.size, 0);
 });
 
+test('probe: a record this parser cannot read is counted and said, not silently dropped', async () => {
+  const p = join(root, 'envs', 'one-line');
+  await mkdir(join(p, 'conda-meta'), { recursive: true });
+  await writeFile(join(p, 'conda-meta', 'history'), '');
+  await copyFile(
+    join(META, 'six-1.11.0-py36_1.json'),
+    join(p, 'conda-meta', 'six-1.11.0-py36_1.json'),
+  );
+  // Constructed: a record written on one line, a layout no recorded writer was seen to use.
+  await writeFile(
+    join(p, 'conda-meta', 'zlib-1.3.1-0.json'),
+    '{"build":"0","name":"zlib","version":"1.3.1"}',
+  );
+  const r = envRes(p, ['six', 'zlib']);
+  const live = probe([r]);
+  assert.deepEqual(live.live.get(r.address)?.['packages'], { six: '1.11.0=py36_1' });
+  const facts = live.facts.get('conda-env')!;
+  assert.deepEqual(facts['unread_records'], { [p]: 1 });
+  const c = condaEnvManager.diff({
+    resource: r,
+    live: live.live.get(r.address),
+    facts,
+    update: false,
+  });
+  assert.match(c.reason ?? '', /1 conda-meta record\(s\) in .* could not be read/);
+});
+
 test('conda-env diff: create (solved, or explicit from a complete lock), noop, install, remove, --update', () => {
   const lockOf = (live: Attrs): Attrs => condaEnvManager.lockEntry(envRes(prefix, []), live)!;
   const live = probe([envRes(prefix, ['six'])]).live.get(`conda-env:${prefix}`)!;
