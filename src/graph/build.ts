@@ -6,10 +6,10 @@ import { KINDS, layerOf, type Address, type Resource } from '../core/types.js';
 import { Dag } from './dag.js';
 
 /**
- * Why an edge exists: `layer` (OS sources → OS packages → overlay environments (venvs, conda envs)
- * → their packages (pip, conda, npm) → env → VCS (git, then datalad) → files → run), `provides` (a manager after the OS package that
- * installs its tool; a package after its venv), `order` (run steps in spec order), `after`
- * (explicit in the spec).
+ * Why an edge exists: `layer` (OS sources → OS packages → overlay environments (venvs, conda
+ * envs) → their packages (pip, conda, npm) → env → VCS (git, then datalad) → files → run),
+ * `provides` (a manager after the OS package that installs its tool; a package after its venv or
+ * conda env), `order` (run steps in spec order), `after` (explicit in the spec).
  */
 export type EdgeKind = 'layer' | 'provides' | 'order' | 'after';
 

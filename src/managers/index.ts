@@ -1,8 +1,8 @@
 // The registry of managers, one per resource kind. Other folders get managers only from here.
 import type { ManagerKind } from '../core/types.js';
 import { aptSource } from './apt-source.js';
-import { condaEnvManager, condaManager } from './conda.js';
 import { apt } from './apt.js';
+import { condaEnvManager, condaManager } from './conda.js';
 import { dataladManager } from './datalad.js';
 import { env } from './env.js';
 import { file } from './file.js';
