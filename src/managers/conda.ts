@@ -791,6 +791,8 @@ export const condaEnvManager = {
       const recs = lists.get(prefix) ?? new Map<string, PackageRecord>();
       live.set(item.address, {
         prefix,
+        // Which tool this target would run (recorded in state; not drift-tracked).
+        ...(typeof tool['name'] === 'string' ? { tool: tool['name'] } : {}),
         packages: compact(recs),
         records: [...recs.values()].sort((a, b) => cmpStr(a.name, b.name)) as unknown as JsonValue,
       });

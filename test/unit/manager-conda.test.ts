@@ -269,6 +269,7 @@ test('probe: conda-meta records read with grep, nested sha256 ignored, tool foun
   assert.equal(live.live.has(`conda-env:${notEnv}`), false);
   const facts = live.facts.get('conda-env')!;
   assert.deepEqual(facts['tool'], { name: 'conda', path: join(bin, 'conda') });
+  assert.equal(e['tool'], 'conda', 'the choice is recorded with the env');
   assert.deepEqual(facts['not_env'], [notEnv]);
   assert.deepEqual(live.live.get(`conda:${prefix}:six`), {
     prefix,
