@@ -15,6 +15,8 @@ export const KINDS = [
   'apt',
   'pip-venv',
   'pip',
+  'conda-env',
+  'conda',
   'npm',
   'env',
   'git',

@@ -6,10 +6,10 @@ import { KINDS, layerOf, type Address, type Resource } from '../core/types.js';
 import { Dag } from './dag.js';
 
 /**
- * Why an edge exists: `layer` (OS sources → OS packages → overlay environments (venvs) → their
- * packages (pip, npm) → env → VCS (git, then datalad) → files → run), `provides` (a manager after the OS package that
- * installs its tool; a package after its venv), `order` (run steps in spec order), `after`
- * (explicit in the spec).
+ * Why an edge exists: `layer` (OS sources → OS packages → overlay environments (venvs, conda
+ * envs) → their packages (pip, conda, npm) → env → VCS (git, then datalad) → files → run),
+ * `provides` (a manager after the OS package that installs its tool; a package after its venv or
+ * conda env), `order` (run steps in spec order), `after` (explicit in the spec).
  */
 export type EdgeKind = 'layer' | 'provides' | 'order' | 'after';
 
@@ -18,7 +18,12 @@ export interface ResourceGraph {
   readonly resources: ReadonlyMap<Address, Resource>;
 }
 
-/** OS packages that provide the tool a manager runs on the target. */
+/**
+ * OS packages that provide the tool a manager runs on the target. conda-env has none: Debian does
+ * not package conda, mamba or micromamba, so the tool is installed outside the spec (Miniforge,
+ * a micromamba binary); a `files:`/`run:` step that installs it comes after conda in layer order
+ * and cannot be its provider. The env's packages come after their env (`environmentOf`).
+ */
 const TOOL_PACKAGES: Partial<Record<Resource['kind'], readonly string[]>> = {
   'pip-venv': ['apt:python3', 'apt:python3-venv'],
   pip: ['apt:python3-pip'],
@@ -31,6 +36,8 @@ const TOOL_PACKAGES: Partial<Record<Resource['kind'], readonly string[]>> = {
 function environmentOf(r: Resource): string | undefined {
   if (r.kind === 'pip' && typeof r.desired['venv'] === 'string')
     return `pip-venv:${r.desired['venv']}`;
+  if (r.kind === 'conda' && typeof r.desired['prefix'] === 'string')
+    return `conda-env:${r.desired['prefix']}`;
   return undefined;
 }
 

@@ -2,6 +2,7 @@
 import type { ManagerKind } from '../core/types.js';
 import { aptSource } from './apt-source.js';
 import { apt } from './apt.js';
+import { condaEnvManager, condaManager } from './conda.js';
 import { dataladManager } from './datalad.js';
 import { env } from './env.js';
 import { file } from './file.js';
@@ -25,6 +26,8 @@ export const MANAGERS: ReadonlyMap<ManagerKind, Manager> = new Map<ManagerKind, 
   ['apt', apt],
   ['pip-venv', pipVenvManager],
   ['pip', pipManager],
+  ['conda-env', condaEnvManager],
+  ['conda', condaManager],
   ['npm', npmManager],
   ['env', env],
   ['git', git],

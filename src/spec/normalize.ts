@@ -90,6 +90,9 @@ class Normalizer {
     for (const [i, item] of this.items(this.data.pip, ['pip'])) {
       this.pipEnv(rec(item), ['pip', i]);
     }
+    for (const [i, item] of this.items(this.data.conda, ['conda'])) {
+      this.condaEnv(rec(item), ['conda', i]);
+    }
     for (const [i, item] of this.items(this.data.npm, ['npm'])) {
       this.npmScope(rec(item), ['npm', i]);
     }
@@ -250,6 +253,45 @@ class Normalizer {
       else if (rest !== '') desired.spec = rest;
       this.add('pip', `${scope}:${name}`, desired, item.after, where);
     }
+  }
+
+  /**
+   * A `conda:` entry: the env (`conda-env:PREFIX`, carrying every spec, since its batch runs the
+   * env's one transaction) and one `conda:PREFIX:NAME` per spec. Only the name is split off here;
+   * the rest of the MatchSpec grammar (version, build string) is the manager's to check.
+   */
+  private condaEnv(item: Rec, at: Path): void {
+    const prefix = absolute(String(item.prefix));
+    const settings: Attrs = { prefix };
+    if (Array.isArray(item.channels)) settings.channels = strings(item.channels);
+    if (item.override_channels === true) settings.override_channels = true;
+    if (typeof item.tool === 'string' && item.tool !== 'auto') settings.tool = item.tool;
+    const specs: string[] = [];
+    const seen = new Set<string>();
+    for (const [i, raw] of this.items(item.packages, [...at, 'packages'])) {
+      const where: Path = [...at, 'packages', i];
+      const text = String(raw).trim();
+      const m = /^([^\s=<>!~[:]+)/.exec(text);
+      if (!m) {
+        this.error(
+          'spec.conda-package',
+          `${labelOf(where)}: '${text}' is not a conda spec`,
+          this.source.valueAt(where),
+          { hint: "write 'numpy', 'python=3.11', 'scipy>=1.11' or 'numpy=1.26.4=py311h64a7726_0'" },
+        );
+        continue;
+      }
+      if (!seen.has(m[1]!)) specs.push(text);
+      seen.add(m[1]!);
+      this.add(
+        'conda',
+        `${prefix}:${m[1]!}`,
+        { ...settings, name: m[1]!, spec: text },
+        item.after,
+        where,
+      );
+    }
+    this.add('conda-env', prefix, { ...settings, specs }, item.after, [...at, 'prefix']);
   }
 
   /** An `npm:` entry: one `npm:SCOPE:NAME` per package, SCOPE the prefix or project directory. */

@@ -26,6 +26,11 @@ const SAMPLES: Resource[] = [
   }),
   ...FILES,
   ...RUN,
+  res('conda', '/opt/conda/envs/a:numpy', {
+    prefix: '/opt/conda/envs/a',
+    name: 'numpy',
+    spec: 'numpy=1.26.4=py311h64a7726_0',
+  }),
 ];
 
 test('the registry has one manager per kind, under its own kind', () => {
@@ -62,6 +67,15 @@ test('all probe fragments composed run under dash, never fail, never read stdin'
       path: `/tmp/${HOSTILE}`,
       url: 'file:///nowhere',
       revision: 'v1',
+    }),
+    res('conda-env', `/tmp/${HOSTILE}/envs/x`, {
+      prefix: `/tmp/${HOSTILE}/envs/x`,
+      specs: ['numpy'],
+    }),
+    res('conda', `/tmp/${HOSTILE}/envs/x:numpy`, {
+      prefix: `/tmp/${HOSTILE}/envs/x`,
+      name: 'numpy',
+      spec: 'numpy',
     }),
     res('run', 'r', {
       name: 'r',

@@ -384,7 +384,7 @@ describe('loadSpec: problems are reported where they are, in plain words', () =>
         "13:10 env.TOKEN: a variable mapping takes either 'value' (optionally with 'secret') or 'prepend' and/or 'append'",
         "15:12 git[0].path: expected an absolute path starting with '/', got 'opt/src'",
         "17:6 unknown key 'nmae' in run[0]; did you mean 'name'?",
-        "18:57 run[1].after[1]: 'rnu:build' is not a resource address; expected kind:name with kind one of apt-source, apt, pip-venv, pip, npm, env, git, datalad, file, run",
+        "18:57 run[1].after[1]: 'rnu:build' is not a resource address; expected kind:name with kind one of apt-source, apt, pip-venv, pip, conda-env, conda, npm, env, git, datalad, file, run",
       ],
     ],
   ];
