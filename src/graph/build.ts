@@ -6,7 +6,7 @@ import { KINDS, layerOf, type Address, type Resource } from '../core/types.js';
 import { Dag } from './dag.js';
 
 /**
- * Why an edge exists: `layer` (OS sources → OS packages → overlay environments (venvs) → their
+ * Why an edge exists: `layer` (OS sources (apt-source, yum-repo) → OS packages (apt, yum) → overlay environments (venvs) → their
  * packages (pip, npm) → env → VCS (git, then datalad) → files → run), `provides` (a manager after the OS package that
  * installs its tool; a package after its venv), `order` (run steps in spec order), `after`
  * (explicit in the spec).
@@ -20,11 +20,11 @@ export interface ResourceGraph {
 
 /** OS packages that provide the tool a manager runs on the target. */
 const TOOL_PACKAGES: Partial<Record<Resource['kind'], readonly string[]>> = {
-  'pip-venv': ['apt:python3', 'apt:python3-venv'],
-  pip: ['apt:python3-pip'],
-  npm: ['apt:nodejs', 'apt:npm'],
-  git: ['apt:git'],
-  datalad: ['apt:datalad', 'apt:git-annex', 'apt:git'],
+  'pip-venv': ['apt:python3', 'apt:python3-venv', 'yum:python3'],
+  pip: ['apt:python3-pip', 'yum:python3-pip'],
+  npm: ['apt:nodejs', 'apt:npm', 'yum:nodejs', 'yum:npm'],
+  git: ['apt:git', 'yum:git'],
+  datalad: ['apt:datalad', 'apt:git-annex', 'apt:git', 'yum:datalad', 'yum:git-annex', 'yum:git'],
 };
 
 /** The resource that provides an overlay environment to this one (a package's venv). */
