@@ -3,7 +3,7 @@
 // The spec says `distribution: fedora`, so repro picks its yum manager, which finds dnf on the
 // target. Every assertion about packages asks the target's rpmdb (`rpm -q`), not repro.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -35,7 +35,10 @@ targets:
 ${os}`;
 }
 
-const fedora = (packages: string, repos = '[{name: local, baseurl: "file:///srv/repo"}]'): string =>
+/** The test repository, its packages signed; the key is a file beside the spec. */
+const SIGNED = '[{name: local, baseurl: "file:///srv/repo", gpgkey: keys/tiny.asc}]';
+
+const fedora = (packages: string, repos = SIGNED): string =>
   spec(`os:
   distribution: fedora
   yum:
@@ -77,25 +80,36 @@ test('yum: repos and packages end to end with dnf on docker, local RPM repositor
     assert.match(y.stdout + y.stderr, /repro\.yaml:8:3: error: os\.yum: debian uses apt/);
   });
 
-  await step('plan from empty shows the repository and the package', async () => {
-    await writeFile(file, fedora('[tinyrpm]'));
+  await step('plan from empty shows the repository and the packages', async () => {
+    // The public key of the image's repository, copied out to sit beside the spec.
+    const key = await run(['docker', 'run', '--rm', RPM_IMAGE, 'cat', '/srv/repo/RPM-GPG-KEY-repro-test']);
+    assert.equal(key.code, 0, key.stderr);
+    await mkdir(join(dir, 'keys'));
+    await writeFile(join(dir, 'keys', 'tiny.asc'), key.stdout);
+    await writeFile(file, fedora('[tinyrpm, tinyepoch]'));
     const p = expectCode(await repro(dir, [...first, 'plan', '--detailed-exitcode']), 2, 'plan');
     assert.match(p.stdout, /\+ yum-repo:local/);
     assert.match(p.stdout, /\+ yum:tinyrpm/);
-    assert.match(p.stdout, /Plan: 2 to add, 0 to change, 0 to destroy\./);
+    assert.match(p.stdout, /\+ yum:tinyepoch/);
+    assert.match(p.stdout, /Plan: 3 to add, 0 to change, 0 to destroy\./);
   });
 
-  await step('apply writes the repo, installs the newest build and locks its NEVRA', async () => {
+  await step('apply writes the repo and key, installs the newest signed builds, locks NEVRAs', async () => {
     expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 0, 'apply');
     assert.equal(await rpmQ('first', 'tinyrpm'), 'tinyrpm-2.0-1.noarch');
     assert.equal(await rpmQ('first', 'tinydep'), 'tinydep-1.0-1.noarch', 'its dependency');
     const repo = await sh('first', 'cat /etc/yum.repos.d/repro-local.repo');
     assert.match(repo.out, /^\[local\]$/m);
     assert.match(repo.out, /^baseurl=file:\/\/\/srv\/repo$/m);
-    assert.deepEqual((await readLock()).resources['yum:tinyrpm'], {
-      arch: 'noarch',
-      version: '0:2.0-1',
-    });
+    assert.match(repo.out, /^gpgcheck=1$/m);
+    assert.match(repo.out, /^gpgkey=file:\/\/\/etc\/pki\/rpm-gpg\/RPM-GPG-KEY-repro-local$/m);
+    const keys = await sh('first', "rpm -q gpg-pubkey --qf '%{SUMMARY}\\n'");
+    assert.match(keys.out, /repro-test <repro-test@invalid>/, 'the key is in the rpmdb');
+    const lock = await readLock();
+    assert.deepEqual(lock.resources['yum:tinyrpm'], { arch: 'noarch', version: '0:2.0-1' });
+    assert.deepEqual(lock.resources['yum:tinyepoch'], { arch: 'noarch', version: '2:3.1-4' });
+    const epoch = await sh('first', "rpm -q --qf '%{EPOCH}:%{VERSION}-%{RELEASE}' tinyepoch");
+    assert.equal(epoch.out, '2:3.1-4');
   });
 
   await step('a converged target plans no changes in one round trip', async () => {
@@ -111,6 +125,7 @@ test('yum: repos and packages end to end with dnf on docker, local RPM repositor
     const d = expectCode(await repro(dir, [...first, 'drift', '--detailed-exitcode']), 2, 'drift');
     assert.match(d.stdout, /yum:tinyrpm/);
     assert.match(d.stdout, /"0:2\.0-1" → "0:1\.0-1"/);
+    assert.doesNotMatch(d.stdout, /yum:tinyepoch/);
     expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 0, 'apply');
     assert.equal(await rpmQ('first', 'tinyrpm'), 'tinyrpm-2.0-1.noarch');
   });
@@ -158,16 +173,21 @@ test('yum: repos and packages end to end with dnf on docker, local RPM repositor
   await step('a version pinned in the spec downgrades with one dnf install', async () => {
     await writeFile(file, fedora('["tinyrpm-1.0"]'));
     const p = expectCode(await repro(dir, [...second, 'plan']), 0, 'plan');
-    assert.match(p.stdout, /~ yum:tinyrpm/);
-    assert.match(p.stdout, /version: "0:2\.0-1" → "0:1\.0-1"/);
+    // An installed package's candidates are not probed (one dnf start saved): dnf resolves the pin.
+    assert.match(p.stdout, /~ yum:tinyrpm\s+\(pinned tinyrpm-1\.0, installed 0:2\.0-1\.noarch\)/);
+    assert.match(p.stdout, /version: "0:2\.0-1" → \(known after apply\)/);
     expectCode(await repro(dir, [...second, 'apply', '--auto-approve']), 0, 'apply');
     assert.equal(await rpmQ('second', 'tinyrpm'), 'tinyrpm-1.0-1.noarch');
+    assert.deepEqual((await readLock()).resources['yum:tinyrpm'], {
+      arch: 'noarch',
+      version: '0:1.0-1',
+    });
     const again = expectCode(await repro(dir, [...second, 'plan']), 0, 'plan');
     assert.match(again.stdout, /No changes\./);
   });
 
   await step('an unknown package fails naming its address; the rest is recorded', async () => {
-    await writeFile(file, fedora('[tinyrpm, nosuchpkg-repro]'));
+    await writeFile(file, fedora('[tinyrpm, tinyepoch, nosuchpkg-repro]'));
     const a = expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 1, 'apply');
     assert.match(a.stderr, /No match for argument: nosuchpkg-repro/);
     assert.match(a.stderr, /repro: no package matches nosuchpkg-repro .*\(yum:nosuchpkg-repro\)/);
@@ -182,9 +202,11 @@ test('yum: repos and packages end to end with dnf on docker, local RPM repositor
     await writeFile(file, fedora('[]', '[]'));
     const p = expectCode(await repro(dir, [...first, 'plan']), 0, 'plan');
     assert.match(p.stdout, /- yum:tinyrpm/);
+    assert.match(p.stdout, /- yum:tinyepoch/);
     assert.match(p.stdout, /- yum-repo:local/);
     expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 0, 'apply');
     assert.equal(await rpmQ('first', 'tinyrpm'), undefined);
+    assert.equal(await rpmQ('first', 'tinyepoch'), undefined);
     const gone = await sh('first', 'test -e /etc/yum.repos.d/repro-local.repo');
     assert.notEqual(gone.code, 0, 'the .repo file is removed');
   });

@@ -1,7 +1,9 @@
 // The image the yum/dnf tests run on: the base image plus Debian's own rpm, dnf and createrepo-c,
 // and a local RPM repository at file:///srv/repo holding packages built in the image with
-// rpmbuild: tinyrpm 1.0-1 and 2.0-1 (2.0 requires tinydep), tinydep 1.0-1, all noarch. No RPM
-// mirror is reachable here; Debian's dnf 4 works against such a repository.
+// rpmbuild: tinyrpm 1.0-1 and 2.0-1 (2.0 requires tinydep), tinydep 1.0-1, tinyepoch 2:3.1-4, all
+// noarch and signed with a key made in the image (public half at /srv/repo/RPM-GPG-KEY-repro-test;
+// the private half is deleted). No RPM mirror is reachable here; Debian's dnf 4 works against such
+// a repository.
 //
 // Built once and cached: the image carries the recipe's hash as a label (`repro-test.recipe`),
 // and is rebuilt only when the recipe or the base image changes. It is labelled `repro-test=true`.
@@ -13,9 +15,11 @@ export const RPM_IMAGE = 'repro-test/rpm:dnf';
 
 /** rpmbuild spec of one tiny noarch package that installs /usr/share/NAME/version. */
 function rpmSpec(name: string, version: string, release: string, requires?: string): string {
+  const epoch = /^([0-9]+):(.*)$/.exec(version);
   return [
     `Name: ${name}`,
-    `Version: ${version}`,
+    ...(epoch ? [`Epoch: ${epoch[1]}`] : []),
+    `Version: ${epoch ? epoch[2] : version}`,
     `Release: ${release}`,
     `Summary: repro test package ${name}`,
     'License: MIT',
@@ -36,6 +40,7 @@ const PACKAGES: [string, string, string, string?][] = [
   ['tinyrpm', '1.0', '1'],
   ['tinyrpm', '2.0', '1', 'tinydep'],
   ['tinydep', '1.0', '1'],
+  ['tinyepoch', '2:3.1', '4'],
 ];
 
 export const RECIPE = [
@@ -48,7 +53,12 @@ export const RECIPE = [
       `cat > /tmp/rb/${n}-${v}.spec <<'SPEC'\n${rpmSpec(n, v, r, req)}SPEC\n` +
       `rpmbuild -bb --quiet --define '_topdir /tmp/rb/top' /tmp/rb/${n}-${v}.spec >/dev/null`,
   ),
+  'export GNUPGHOME=/tmp/rb/gnupg',
+  'mkdir -m 700 $GNUPGHOME',
+  "gpg --batch --quiet --passphrase '' --quick-gen-key 'repro-test <repro-test@invalid>' rsa2048 sign never",
   'cp /tmp/rb/top/RPMS/noarch/*.rpm /srv/repo/',
+  "rpmsign --addsign --define '_gpg_name repro-test' --define '__gpg /usr/bin/gpg' /srv/repo/*.rpm >/dev/null 2>&1",
+  'gpg --armor --export repro-test > /srv/repo/RPM-GPG-KEY-repro-test',
   'createrepo_c -q /srv/repo',
   'rm -rf /tmp/rb',
   'apt-get clean',
