@@ -141,7 +141,8 @@ export const yumRepo = {
       else if (fields[1] === 'key') attrs['key_sha256'] = sha;
       live.set(item.address, attrs);
     }
-    for (const [address, attrs] of live) if (attrs['repo_sha256'] === undefined) live.delete(address);
+    for (const [address, attrs] of live)
+      if (attrs['repo_sha256'] === undefined) live.delete(address);
     return { live, facts: {} };
   },
 
@@ -151,7 +152,13 @@ export const yumRepo = {
       const name = str(live, 'name') ?? str(input.recorded, 'name');
       const address = `yum-repo:${name ?? '?'}`;
       return live
-        ? { address, kind: 'yum-repo', action: 'delete', before: live, reason: 'removed from the spec' }
+        ? {
+            address,
+            kind: 'yum-repo',
+            action: 'delete',
+            before: live,
+            reason: 'removed from the spec',
+          }
         : { address, kind: 'yum-repo', action: 'noop' };
     }
     const after = expected(resource);
@@ -204,4 +211,3 @@ export const yumRepo = {
 
   record: recordLive,
 } satisfies Manager;
-

@@ -169,7 +169,11 @@ function pinOf(desired: Attrs | undefined): RpmSpec {
 }
 
 /** Whether a build (`E:V-R`, arch) satisfies a pin; parts the pin omits match anything. */
-export function satisfies(pin: RpmSpec, evr: string | undefined, arch: string | undefined): boolean {
+export function satisfies(
+  pin: RpmSpec,
+  evr: string | undefined,
+  arch: string | undefined,
+): boolean {
   if (evr === undefined) return pin.version === undefined && pin.epoch === undefined;
   const p = parseEvr(evr);
   if (pin.epoch !== undefined && Number(pin.epoch) !== Number(p.epoch)) return false;
@@ -329,7 +333,12 @@ export const yum = {
         `_r_p=$(rpm -q --qf ${shellQuote(RPM_QF)} ${shellJoin(names)} 2>/dev/null)`,
         `printf '%s\\n' "$_r_p"`,
         `_r_i=$(printf '%s\\n' "$_r_p" | sed -n 's/^P\t\\([^\t]*\\)\t.*$/\\1/p' | tr '\\n' ' ')`,
-        `_r_w=${shellQuote([...updating].filter((n) => RPM_NAME.test(n)).sort().join(' '))}`,
+        `_r_w=${shellQuote(
+          [...updating]
+            .filter((n) => RPM_NAME.test(n))
+            .sort()
+            .join(' '),
+        )}`,
         `for _r_n in ${rest.length > 0 ? shellJoin(rest) : ''}; do`,
         `  case " $_r_i " in *" $_r_n "*) ;; *) _r_w="$_r_w $_r_n" ;; esac`,
         `done`,
@@ -519,7 +528,8 @@ export const yum = {
         arg = nevra(name, version, arch);
       } else {
         const pin = { ...pinOf(input.resources.get(c.address)?.desired), name };
-        if (rpmSpecProblems(pin).length > 0) throw new Error(`refusing invalid RPM pin for ${name}`);
+        if (rpmSpecProblems(pin).length > 0)
+          throw new Error(`refusing invalid RPM pin for ${name}`);
         arg = pinArgument(pin);
       }
       const before = str(c.before, 'version');

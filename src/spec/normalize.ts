@@ -70,7 +70,8 @@ export async function normalize(
       envFile: str(options.env_file) ?? `/etc/profile.d/repro-${name}.sh`,
       aptUpdateMaxAge: seconds(apt.update_max_age),
       aptInstallRecommends: apt.install_recommends === true,
-      yumInstallWeakDeps: yum.install_weak_deps === true,
+      // Only when set, so the digest of specs without os.yum stays what it was.
+      ...(yum.install_weak_deps === true ? { yumInstallWeakDeps: true } : {}),
     },
     targets: n.targets(),
     resources: [...n.resources.values()].sort((a, b) => compare(a.address, b.address)),
@@ -203,7 +204,9 @@ class Normalizer {
         'spec.os-family',
         `os.yum: ${dist} uses apt, not yum/dnf`,
         this.source.keyAt(['os', 'yum']),
-        { hint: `use os.apt (or the distribution-neutral os.packages) for ${dist}, or set os.distribution to an RPM family (line ${distAt.line})` },
+        {
+          hint: `use os.apt (or the distribution-neutral os.packages) for ${dist}, or set os.distribution to an RPM family (line ${distAt.line})`,
+        },
       );
     }
     if (os.packages === undefined) return;

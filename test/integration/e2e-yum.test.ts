@@ -70,11 +70,17 @@ test('yum: repos and packages end to end with dnf on docker, local RPM repositor
     await writeFile(file, fedora('[tinyrpm, "tiny;rpm-1.0", "tinydep-1.0-1:2"]'));
     const v = expectCode(await repro(dir, ['-f', file, 'validate']), 1, 'validate');
     const out = v.stdout + v.stderr;
-    assert.match(out, /repro\.yaml:10:\d+: error: invalid RPM package name "tiny;rpm" .*\[yum:tiny;rpm\]/);
+    assert.match(
+      out,
+      /repro\.yaml:10:\d+: error: invalid RPM package name "tiny;rpm" .*\[yum:tiny;rpm\]/,
+    );
     assert.match(out, /repro\.yaml:10:\d+: error: invalid release "1:2".*\[yum:tinydep\]/);
     await writeFile(file, spec('os:\n  distribution: rocky\n  apt:\n    packages: [jq]\n'));
     const a = expectCode(await repro(dir, ['-f', file, 'validate']), 1, 'validate apt on rocky');
-    assert.match(a.stdout + a.stderr, /repro\.yaml:8:3: error: os\.apt: rocky is an RPM distribution/);
+    assert.match(
+      a.stdout + a.stderr,
+      /repro\.yaml:8:3: error: os\.apt: rocky is an RPM distribution/,
+    );
     await writeFile(file, spec('os:\n  distribution: debian\n  yum:\n    packages: [tree]\n'));
     const y = expectCode(await repro(dir, ['-f', file, 'validate']), 1, 'validate yum on debian');
     assert.match(y.stdout + y.stderr, /repro\.yaml:8:3: error: os\.yum: debian uses apt/);
@@ -82,7 +88,14 @@ test('yum: repos and packages end to end with dnf on docker, local RPM repositor
 
   await step('plan from empty shows the repository and the packages', async () => {
     // The public key of the image's repository, copied out to sit beside the spec.
-    const key = await run(['docker', 'run', '--rm', RPM_IMAGE, 'cat', '/srv/repo/RPM-GPG-KEY-repro-test']);
+    const key = await run([
+      'docker',
+      'run',
+      '--rm',
+      RPM_IMAGE,
+      'cat',
+      '/srv/repo/RPM-GPG-KEY-repro-test',
+    ]);
     assert.equal(key.code, 0, key.stderr);
     await mkdir(join(dir, 'keys'));
     await writeFile(join(dir, 'keys', 'tiny.asc'), key.stdout);
@@ -94,23 +107,26 @@ test('yum: repos and packages end to end with dnf on docker, local RPM repositor
     assert.match(p.stdout, /Plan: 3 to add, 0 to change, 0 to destroy\./);
   });
 
-  await step('apply writes the repo and key, installs the newest signed builds, locks NEVRAs', async () => {
-    expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 0, 'apply');
-    assert.equal(await rpmQ('first', 'tinyrpm'), 'tinyrpm-2.0-1.noarch');
-    assert.equal(await rpmQ('first', 'tinydep'), 'tinydep-1.0-1.noarch', 'its dependency');
-    const repo = await sh('first', 'cat /etc/yum.repos.d/repro-local.repo');
-    assert.match(repo.out, /^\[local\]$/m);
-    assert.match(repo.out, /^baseurl=file:\/\/\/srv\/repo$/m);
-    assert.match(repo.out, /^gpgcheck=1$/m);
-    assert.match(repo.out, /^gpgkey=file:\/\/\/etc\/pki\/rpm-gpg\/RPM-GPG-KEY-repro-local$/m);
-    const keys = await sh('first', "rpm -q gpg-pubkey --qf '%{SUMMARY}\\n'");
-    assert.match(keys.out, /repro-test <repro-test@invalid>/, 'the key is in the rpmdb');
-    const lock = await readLock();
-    assert.deepEqual(lock.resources['yum:tinyrpm'], { arch: 'noarch', version: '0:2.0-1' });
-    assert.deepEqual(lock.resources['yum:tinyepoch'], { arch: 'noarch', version: '2:3.1-4' });
-    const epoch = await sh('first', "rpm -q --qf '%{EPOCH}:%{VERSION}-%{RELEASE}' tinyepoch");
-    assert.equal(epoch.out, '2:3.1-4');
-  });
+  await step(
+    'apply writes the repo and key, installs the newest signed builds, locks NEVRAs',
+    async () => {
+      expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 0, 'apply');
+      assert.equal(await rpmQ('first', 'tinyrpm'), 'tinyrpm-2.0-1.noarch');
+      assert.equal(await rpmQ('first', 'tinydep'), 'tinydep-1.0-1.noarch', 'its dependency');
+      const repo = await sh('first', 'cat /etc/yum.repos.d/repro-local.repo');
+      assert.match(repo.out, /^\[local\]$/m);
+      assert.match(repo.out, /^baseurl=file:\/\/\/srv\/repo$/m);
+      assert.match(repo.out, /^gpgcheck=1$/m);
+      assert.match(repo.out, /^gpgkey=file:\/\/\/etc\/pki\/rpm-gpg\/RPM-GPG-KEY-repro-local$/m);
+      const keys = await sh('first', "rpm -q gpg-pubkey --qf '%{SUMMARY}\\n'");
+      assert.match(keys.out, /repro-test <repro-test@invalid>/, 'the key is in the rpmdb');
+      const lock = await readLock();
+      assert.deepEqual(lock.resources['yum:tinyrpm'], { arch: 'noarch', version: '0:2.0-1' });
+      assert.deepEqual(lock.resources['yum:tinyepoch'], { arch: 'noarch', version: '2:3.1-4' });
+      const epoch = await sh('first', "rpm -q --qf '%{EPOCH}:%{VERSION}-%{RELEASE}' tinyepoch");
+      assert.equal(epoch.out, '2:3.1-4');
+    },
+  );
 
   await step('a converged target plans no changes in one round trip', async () => {
     const p = expectCode(await repro(dir, [...first, 'plan'], { REPRO_STATS: '1' }), 0, 'plan');

@@ -85,7 +85,17 @@ export async function ensureRpmImage(): Promise<string> {
   ]);
   if (have.exitCode === 0 && have.stdout.trim() === recipe) return recipe;
   const name = uniqueName('repro-test-rpm-build');
-  await docker(['run', '-d', '--name', name, '--label', `${TEST_LABEL}=true`, BASE_IMAGE, 'sleep', 'infinity']);
+  await docker([
+    'run',
+    '-d',
+    '--name',
+    name,
+    '--label',
+    `${TEST_LABEL}=true`,
+    BASE_IMAGE,
+    'sleep',
+    'infinity',
+  ]);
   try {
     await docker(['exec', '-i', name, 'sh', '-s'], RECIPE);
     await docker([
