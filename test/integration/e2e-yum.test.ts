@@ -7,11 +7,22 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Ajv } from 'ajv';
+import { AJV_OPTIONS } from '../../src/spec/schema.js';
 import { expectCode, repro, run, steps } from './cli.js';
 import { infraAvailable, requireOrSkip, uniqueName } from './helpers.js';
 import { ensureRpmImage, RPM_IMAGE } from './rpm-image.js';
 
 const prefix = uniqueName('repro-test-rpm');
+const SCHEMAS = fileURLToPath(new URL('../../../schemas/', import.meta.url));
+
+/** Validates a JSON document repro wrote against one of its schemas. */
+async function assertValid(schemaFile: string, doc: unknown): Promise<void> {
+  const schema = JSON.parse(await readFile(join(SCHEMAS, schemaFile), 'utf8')) as object;
+  const validate = new Ajv(AJV_OPTIONS).compile(schema);
+  assert.ok(validate(doc), `${schemaFile}: ${JSON.stringify(validate.errors)}`);
+}
 const cname = (n: string): string => `${prefix}-${n}`;
 let dir = '';
 
@@ -105,6 +116,8 @@ test('yum: repos and packages end to end with dnf on docker, local RPM repositor
     assert.match(p.stdout, /\+ yum:tinyrpm/);
     assert.match(p.stdout, /\+ yum:tinyepoch/);
     assert.match(p.stdout, /Plan: 3 to add, 0 to change, 0 to destroy\./);
+    const j = expectCode(await repro(dir, [...first, 'plan', '--json']), 0, 'plan --json');
+    await assertValid('plan.schema.json', JSON.parse(j.stdout));
   });
 
   await step(
@@ -212,6 +225,15 @@ test('yum: repos and packages end to end with dnf on docker, local RPM repositor
     const list = expectCode(await repro(dir, [...first, 'state', 'list']), 0, 'state list');
     assert.match(list.stdout, /^yum:tinyrpm$/m);
     assert.doesNotMatch(list.stdout, /nosuchpkg/);
+  });
+
+  await step('a name only provided by another package is reported, not recorded', async () => {
+    await writeFile(file, fedora('[tinyrpm, tinyepoch, tinyvirtual]'));
+    const a = expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 1, 'apply');
+    assert.match(a.stderr, /yum:tinyvirtual is not on the target afterwards/);
+    assert.match(a.stderr, /hint: dnf installed the package that provides this name/);
+    const list = expectCode(await repro(dir, [...first, 'state', 'list']), 0, 'state list');
+    assert.doesNotMatch(list.stdout, /tinyvirtual/);
   });
 
   await step('removing the package and the repository from the spec removes them', async () => {

@@ -1,6 +1,7 @@
 // The image the yum/dnf tests run on: the base image plus Debian's own rpm, dnf and createrepo-c,
 // and a local RPM repository at file:///srv/repo holding packages built in the image with
-// rpmbuild: tinyrpm 1.0-1 and 2.0-1 (2.0 requires tinydep), tinydep 1.0-1, tinyepoch 2:3.1-4, all
+// rpmbuild: tinyrpm 1.0-1 and 2.0-1 (2.0 requires tinydep), tinydep 1.0-1 (which also provides
+// the virtual name tinyvirtual), tinyepoch 2:3.1-4, all
 // noarch and signed with a key made in the image (public half at /srv/repo/RPM-GPG-KEY-repro-test;
 // the private half is deleted). No RPM mirror is reachable here; Debian's dnf 4 works against such
 // a repository.
@@ -14,7 +15,13 @@ import { BASE_IMAGE, TEST_LABEL, uniqueName } from './helpers.js';
 export const RPM_IMAGE = 'repro-test/rpm:dnf';
 
 /** rpmbuild spec of one tiny noarch package that installs /usr/share/NAME/version. */
-function rpmSpec(name: string, version: string, release: string, requires?: string): string {
+function rpmSpec(
+  name: string,
+  version: string,
+  release: string,
+  requires?: string,
+  provides?: string,
+): string {
   const epoch = /^([0-9]+):(.*)$/.exec(version);
   return [
     `Name: ${name}`,
@@ -25,6 +32,7 @@ function rpmSpec(name: string, version: string, release: string, requires?: stri
     'License: MIT',
     'BuildArch: noarch',
     ...(requires ? [`Requires: ${requires}`] : []),
+    ...(provides ? [`Provides: ${provides}`] : []),
     '%description',
     "Tiny package for repro's yum tests.",
     '%install',
@@ -36,10 +44,10 @@ function rpmSpec(name: string, version: string, release: string, requires?: stri
   ].join('\n');
 }
 
-const PACKAGES: [string, string, string, string?][] = [
+const PACKAGES: [string, string, string, string?, string?][] = [
   ['tinyrpm', '1.0', '1'],
   ['tinyrpm', '2.0', '1', 'tinydep'],
-  ['tinydep', '1.0', '1'],
+  ['tinydep', '1.0', '1', undefined, 'tinyvirtual'],
   ['tinyepoch', '2:3.1', '4'],
 ];
 
@@ -49,8 +57,8 @@ export const RECIPE = [
   'DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends rpm dnf createrepo-c >/dev/null',
   'mkdir -p /tmp/rb /srv/repo',
   ...PACKAGES.map(
-    ([n, v, r, req]) =>
-      `cat > /tmp/rb/${n}-${v}.spec <<'SPEC'\n${rpmSpec(n, v, r, req)}SPEC\n` +
+    ([n, v, r, req, prov]) =>
+      `cat > /tmp/rb/${n}-${v}.spec <<'SPEC'\n${rpmSpec(n, v, r, req, prov)}SPEC\n` +
       `rpmbuild -bb --quiet --define '_topdir /tmp/rb/top' /tmp/rb/${n}-${v}.spec >/dev/null`,
   ),
   'export GNUPGHOME=/tmp/rb/gnupg',
@@ -84,6 +92,8 @@ export async function ensureRpmImage(): Promise<string> {
     RPM_IMAGE,
   ]);
   if (have.exitCode === 0 && have.stdout.trim() === recipe) return recipe;
+  // An image of an older recipe is replaced: remove it once the new one has the tag.
+  const stale = await runProcess('docker', ['image', 'inspect', '--format', '{{.Id}}', RPM_IMAGE]);
   const name = uniqueName('repro-test-rpm-build');
   await docker([
     'run',
@@ -110,5 +120,6 @@ export async function ensureRpmImage(): Promise<string> {
   } finally {
     await runProcess('docker', ['rm', '-f', name]);
   }
+  if (stale.exitCode === 0) await runProcess('docker', ['rmi', stale.stdout.trim()]);
   return recipe;
 }
