@@ -101,7 +101,12 @@ export const yumRepo = {
     const gpgkey = str(d, 'gpgkey');
     if (gpgkey !== undefined && !URL.test(gpgkey)) {
       out.push(
-        diag(resource, 'yum-repo.gpgkey', `invalid gpgkey URL ${JSON.stringify(gpgkey)}`, ''),
+        diag(
+          resource,
+          'yum-repo.gpgkey',
+          `invalid gpgkey URL ${JSON.stringify(gpgkey)}`,
+          'use an http://, https://, ftp:// or file:// URL, or a key file beside the spec (a relative path)',
+        ),
       );
     }
     const keySha = str(d, 'key_sha256');

@@ -255,7 +255,7 @@ export function parseYumList(text: string): Map<string, Build[]> {
     .join(' ')
     .split(/\s+/)
     .filter(Boolean);
-  for (let i = 0; i + 2 < words.length + 1; i++) {
+  for (let i = 0; i + 1 < words.length; i++) {
     const na = /^(.+)\.([A-Za-z0-9_]+)$/.exec(words[i]!);
     const evr = words[i + 1];
     if (!na || evr === undefined || !/^(?:[0-9]+:)?[^-\s]+-[^-\s]+$/.test(evr)) continue;
@@ -296,10 +296,6 @@ function nameOf(input: DiffInput): string {
   const n = input.resource?.name ?? str(input.live, 'name') ?? str(input.recorded, 'name');
   if (n === undefined) throw new Error('yum.diff: no resource, live or recorded name');
   return n;
-}
-
-function describePin(pin: RpmSpec): string {
-  return pinArgument(pin);
 }
 
 export const yum = {
@@ -433,8 +429,8 @@ export const yum = {
     const target: { version?: string; arch?: string; source: string } = locked
       ? { ...locked, source: 'locked' }
       : candidate && (pinned || !live || input.update)
-        ? { ...candidate, source: pinned ? `pinned ${describePin(pin)}, candidate` : 'candidate' }
-        : { source: pinned ? `pinned ${describePin(pin)}` : 'candidate' };
+        ? { ...candidate, source: pinned ? `pinned ${pinArgument(pin)}, candidate` : 'candidate' }
+        : { source: pinned ? `pinned ${pinArgument(pin)}` : 'candidate' };
     if (!live) {
       const after: Attrs = { name };
       const unknown: string[] = [];
@@ -451,26 +447,20 @@ export const yum = {
         ...(unknown.length > 0 ? { afterUnknown: unknown } : {}),
         reason:
           target.version === undefined
-            ? `not installed; ${pinned ? `${describePin(pin)} is resolved by ${str(input.facts, 'binary') || 'dnf'} at apply` : 'no candidate in the enabled repositories yet'}`
+            ? `not installed; ${pinned ? `${pinArgument(pin)} is resolved by ${str(input.facts, 'binary') || 'dnf'} at apply` : 'no candidate in the enabled repositories yet'}`
             : `not installed (${target.source} ${target.version}${target.arch ? `.${target.arch}` : ''})`,
       };
     }
     const liveVersion = str(live, 'version');
     const liveArch = str(live, 'arch');
     const liveOk = satisfies(pin, liveVersion, liveArch);
-    // Installed, satisfying the pin, nothing locked and no --update: keep it (it gets locked).
-    if (liveOk && target.version === undefined) {
-      return { address, kind: 'yum', action: 'noop', before: live, after: live };
-    }
-    if (
-      liveOk &&
-      target.version !== undefined &&
-      target.version === liveVersion &&
-      (target.arch === undefined || target.arch === liveArch)
-    ) {
-      return { address, kind: 'yum', action: 'noop', before: live, after: live };
-    }
-    if (liveOk && !locked && !input.update) {
+    // Installed and meeting the pin: it moves only to the lock, or to the candidate under
+    // --update; otherwise it stays (and gets locked as it is).
+    const move = !liveOk || locked !== undefined || input.update;
+    const same =
+      target.version === undefined ||
+      (target.version === liveVersion && (target.arch ?? liveArch) === liveArch);
+    if (!move || (liveOk && same)) {
       return { address, kind: 'yum', action: 'noop', before: live, after: live };
     }
     const after: Attrs = { ...live };
