@@ -343,7 +343,9 @@ export const yum = {
         `  if [ "$_r_b" = dnf ]; then`,
         `    dnf -q repoquery --latest-limit 1 --qf ${shellQuote(REPOQUERY_QF)} $_r_w 2>/dev/null`,
         `  elif command -v repoquery >/dev/null 2>&1; then`,
-        `    repoquery --qf ${shellQuote(REPOQUERY_QF.replace(/\\n$/, ''))} $_r_w 2>/dev/null`,
+        // yum-utils' repoquery prints its --qf verbatim (no \t escapes): '|' never occurs in RPM
+        // names, versions or arches, so it separates the fields and becomes a tab here.
+        `    repoquery --qf 'C|%{name}|%{epoch}|%{version}|%{release}|%{arch}' $_r_w 2>/dev/null | tr '|' '\t'`,
         `  elif [ "$_r_b" = yum ]; then`,
         `    yum -q list available $_r_w 2>/dev/null | sed 's/^/Y\t/'`,
         `  fi`,
