@@ -255,7 +255,9 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
             hint:
               batch.kind === 'apt'
                 ? 'a virtual package installs a provider under another name: name the real package in the spec'
-                : 'check the resource definition; run with --verbose to see the commands’ output',
+                : batch.kind === 'yum'
+                  ? 'dnf installed the package that provides this name under another name: name the real package in the spec'
+                  : 'check the resource definition; run with --verbose to see the commands’ output',
           },
         ),
       });

@@ -12,7 +12,9 @@ export type Address = string;
 /** Resource kinds, in layer order. A kind's index is its layer. */
 export const KINDS = [
   'apt-source',
+  'yum-repo',
   'apt',
+  'yum',
   'pip-venv',
   'pip',
   'conda-env',

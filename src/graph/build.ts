@@ -6,10 +6,11 @@ import { KINDS, layerOf, type Address, type Resource } from '../core/types.js';
 import { Dag } from './dag.js';
 
 /**
- * Why an edge exists: `layer` (OS sources → OS packages → overlay environments (venvs, conda
- * envs) → their packages (pip, conda, npm) → env → VCS (git, then datalad) → files → run),
- * `provides` (a manager after the OS package that installs its tool; a package after its venv or
- * conda env), `order` (run steps in spec order), `after` (explicit in the spec).
+ * Why an edge exists: `layer` (OS sources (apt-source, yum-repo) → OS packages (apt, yum) →
+ * overlay environments (venvs, conda envs) → their packages (pip, conda, npm) → env → VCS (git,
+ * then datalad) → files → run), `provides` (a manager after the OS package that installs its tool;
+ * a package after its venv or conda env), `order` (run steps in spec order), `after` (explicit in
+ * the spec).
  */
 export type EdgeKind = 'layer' | 'provides' | 'order' | 'after';
 
@@ -25,11 +26,11 @@ export interface ResourceGraph {
  * and cannot be its provider. The env's packages come after their env (`environmentOf`).
  */
 const TOOL_PACKAGES: Partial<Record<Resource['kind'], readonly string[]>> = {
-  'pip-venv': ['apt:python3', 'apt:python3-venv'],
-  pip: ['apt:python3-pip'],
-  npm: ['apt:nodejs', 'apt:npm'],
-  git: ['apt:git'],
-  datalad: ['apt:datalad', 'apt:git-annex', 'apt:git'],
+  'pip-venv': ['apt:python3', 'apt:python3-venv', 'yum:python3'],
+  pip: ['apt:python3-pip', 'yum:python3-pip'],
+  npm: ['apt:nodejs', 'apt:npm', 'yum:nodejs', 'yum:npm'],
+  git: ['apt:git', 'yum:git'],
+  datalad: ['apt:datalad', 'apt:git-annex', 'apt:git', 'yum:datalad', 'yum:git-annex', 'yum:git'],
 };
 
 /** The resource that provides an overlay environment to this one (a package's venv). */

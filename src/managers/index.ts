@@ -11,6 +11,8 @@ import { npmManager } from './npm.js';
 import { pipManager, pipVenvManager } from './pip.js';
 import { run } from './run.js';
 import type { Manager } from './types.js';
+import { yumRepo } from './yum-repo.js';
+import { yum } from './yum.js';
 
 export type {
   CommandInput,
@@ -23,7 +25,9 @@ export type {
 
 export const MANAGERS: ReadonlyMap<ManagerKind, Manager> = new Map<ManagerKind, Manager>([
   ['apt-source', aptSource],
+  ['yum-repo', yumRepo],
   ['apt', apt],
+  ['yum', yum],
   ['pip-venv', pipVenvManager],
   ['pip', pipManager],
   ['conda-env', condaEnvManager],

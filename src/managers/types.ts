@@ -13,6 +13,8 @@ export interface ManagerContext {
   readonly aptUpdateMaxAge: number;
   /** apt: pass --no-install-recommends unless true. */
   readonly aptInstallRecommends: boolean;
+  /** yum/dnf: install weak dependencies (Recommends) too; default false, like apt's. */
+  readonly yumInstallWeakDeps?: boolean;
 }
 
 /** One resource to probe: by desired resource, by recorded state entry, or both. */

@@ -18,6 +18,7 @@ import {
   type Resource,
 } from '../core/types.js';
 import type { ManagerContext } from '../managers/types.js';
+import { parseRpmSpec } from '../managers/yum.js';
 import type { ProviderKind } from '../../providers/types.js';
 import { labelOf } from './schema.js';
 import type { Path, SpecSource } from './source.js';
@@ -34,6 +35,16 @@ export interface Normalized {
 }
 
 const DEFAULT_UPDATE_MAX_AGE = 86400;
+/** Distributions whose OS packages are RPMs (yum/dnf); the others in the schema use apt. */
+export const RPM_FAMILY: readonly string[] = [
+  'fedora',
+  'rhel',
+  'centos',
+  'rocky',
+  'almalinux',
+  'amazon',
+  'oracle',
+];
 const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
 type Rec = Record<string, unknown>;
@@ -49,6 +60,7 @@ export async function normalize(
   const name = str(root.name) ?? '';
   const os = rec(root.os);
   const apt = rec(os.apt);
+  const yum = rec(os.yum);
   const options = rec(root.options);
   return {
     name,
@@ -58,6 +70,8 @@ export async function normalize(
       envFile: str(options.env_file) ?? `/etc/profile.d/repro-${name}.sh`,
       aptUpdateMaxAge: seconds(apt.update_max_age),
       aptInstallRecommends: apt.install_recommends === true,
+      // Only when set, so the digest of specs without os.yum stays what it was.
+      ...(yum.install_weak_deps === true ? { yumInstallWeakDeps: true } : {}),
     },
     targets: n.targets(),
     resources: [...n.resources.values()].sort((a, b) => compare(a.address, b.address)),
@@ -87,6 +101,14 @@ class Normalizer {
     for (const [i, item] of this.items(apt.packages, ['os', 'apt', 'packages'])) {
       this.aptPackage(item, ['os', 'apt', 'packages', i]);
     }
+    const yum = rec(os.yum);
+    for (const [i, item] of this.items(yum.repos, ['os', 'yum', 'repos'])) {
+      await this.yumRepo(rec(item), ['os', 'yum', 'repos', i]);
+    }
+    for (const [i, item] of this.items(yum.packages, ['os', 'yum', 'packages'])) {
+      this.yumPackage(item, ['os', 'yum', 'packages', i]);
+    }
+    this.osFamily(os);
     for (const [i, item] of this.items(this.data.pip, ['pip'])) {
       this.pipEnv(rec(item), ['pip', i]);
     }
@@ -161,6 +183,92 @@ class Normalizer {
     const desired: Attrs = { name };
     if (typeof item.version === 'string') desired.version = item.version;
     this.add('apt', name, desired, item.after, at);
+  }
+
+  /**
+   * The OS package manager follows `os.distribution`: `os.apt` on an RPM family, or `os.yum` on
+   * debian/ubuntu, is an error; `os.packages` goes to apt or yum by the distribution.
+   */
+  private osFamily(os: Rec): void {
+    const dist = str(os.distribution);
+    if (dist === undefined && os.distribution !== undefined) return; // the schema reported it
+    const rpm = dist !== undefined && RPM_FAMILY.includes(dist);
+    const distAt = this.source.valueAt(['os', 'distribution']);
+    if (rpm && os.apt !== undefined) {
+      this.error(
+        'spec.os-family',
+        `os.apt: ${dist} is an RPM distribution, which has no apt`,
+        this.source.keyAt(['os', 'apt']),
+        { hint: `use os.yum (or the distribution-neutral os.packages) for ${dist}` },
+      );
+    }
+    if (dist !== undefined && !rpm && os.yum !== undefined) {
+      this.error(
+        'spec.os-family',
+        `os.yum: ${dist} uses apt, not yum/dnf`,
+        this.source.keyAt(['os', 'yum']),
+        {
+          hint: `use os.apt (or the distribution-neutral os.packages) for ${dist}, or set os.distribution to an RPM family (line ${distAt.line})`,
+        },
+      );
+    }
+    if (os.packages === undefined) return;
+    if (dist === undefined) {
+      this.error(
+        'spec.os-family',
+        'os.packages: needs os.distribution to choose apt or yum',
+        this.source.keyAt(['os', 'packages']),
+        { hint: 'add e.g. "distribution: debian" or "distribution: fedora" to os' },
+      );
+      return;
+    }
+    for (const [i, item] of this.items(os.packages, ['os', 'packages'])) {
+      if (rpm) this.yumPackage(item, ['os', 'packages', i]);
+      else this.aptPackage(item, ['os', 'packages', i]);
+    }
+  }
+
+  private async yumRepo(item: Rec, at: Path): Promise<void> {
+    const name = String(item.name);
+    const desired: Attrs = { name, baseurl: String(item.baseurl) };
+    if (typeof item.gpgcheck === 'boolean') desired.gpgcheck = item.gpgcheck;
+    if (typeof item.enabled === 'boolean') desired.enabled = item.enabled;
+    let payload: Buffer | undefined;
+    if (typeof item.gpgkey === 'string') {
+      // A URL goes into the .repo file as is; anything else is a key file beside the spec.
+      if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(item.gpgkey)) desired.gpgkey = item.gpgkey;
+      else {
+        payload = await this.readBeside(item.gpgkey, [...at, 'gpgkey'], 'gpgkey');
+        if (payload) desired.key_sha256 = sha256(payload);
+      }
+    }
+    this.add('yum-repo', name, desired, item.after, at, payload);
+  }
+
+  /** `name`, `name.arch`, `name-version`, `name-[epoch:]version-release[.arch]` or a mapping. */
+  private yumPackage(p: unknown, at: Path): void {
+    if (typeof p === 'string') {
+      const parsed = parseRpmSpec(p);
+      this.add('yum', parsed.name, { ...parsed }, undefined, at);
+      return;
+    }
+    const item = rec(p);
+    const name = String(item.name);
+    const desired: Attrs = { name };
+    if (typeof item.version === 'string') {
+      // `version: 1.2-3.el9` or `2:1.2-3` in the mapping form is split like the string form.
+      const parsed = parseRpmSpec(`${name}-${item.version}`);
+      const whole = parsed.name === name && parsed.version !== undefined;
+      if (whole) Object.assign(desired, parsed);
+      else desired.version = item.version;
+    }
+    for (const k of ['release', 'arch'] as const) {
+      if (typeof item[k] === 'string') desired[k] = item[k];
+    }
+    if (typeof item.epoch === 'number' || typeof item.epoch === 'string') {
+      desired.epoch = String(item.epoch);
+    }
+    this.add('yum', name, desired, item.after, at);
   }
 
   private envVar(name: string, value: unknown): void {
