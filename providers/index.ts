@@ -4,11 +4,12 @@ import { ReproError } from '../src/core/errors.js';
 import type { Provider, ProviderKind } from './types.js';
 
 export type * from './types.js';
+export type { Ec2Config } from './aws-ec2.js';
 export type { ChrootConfig } from './chroot.js';
 export type { DockerConfig } from './docker.js';
 export type { LocalConfig } from './local.js';
 
-export const PROVIDER_KINDS: readonly ProviderKind[] = ['local', 'chroot', 'docker'];
+export const PROVIDER_KINDS: readonly ProviderKind[] = ['local', 'chroot', 'docker', 'aws-ec2'];
 
 /**
  * The provider for `kind`. Its config type is checked by the spec schema, so it is `unknown` here;
@@ -22,8 +23,9 @@ export async function loadProvider(kind: ProviderKind): Promise<Provider<unknown
       return (await import('./chroot.js')).chrootProvider as Provider<unknown>;
     case 'docker':
       return (await import('./docker.js')).dockerProvider as Provider<unknown>;
-    case 'ssh':
     case 'aws-ec2':
+      return (await import('./aws-ec2.js')).ec2Provider as Provider<unknown>;
+    case 'ssh':
       throw new ReproError('provider.unavailable', `the ${kind} provider is not built yet`);
   }
 }

@@ -54,6 +54,8 @@ export interface ConnectOptions {
   readonly acceptHostKey?: boolean;
   /** The state's lineage (a uuid), for tagging what a provider creates (`repro:lineage`). */
   readonly lineage?: string;
+  /** The target's name in the spec, for messages and for tagging what a provider creates. */
+  readonly targetName?: string;
 }
 
 export interface Connected {
