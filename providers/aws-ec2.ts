@@ -30,7 +30,6 @@ import type {
   Connected,
   Connection,
   ConnectOptions,
-  DestroyOptions,
   ExecOptions,
   ExecResult,
   Provider,
@@ -68,14 +67,16 @@ export interface Ec2Config {
 export const DEFAULT_INSTANCE_TYPE = 't3.small';
 const SSH_PORT = 22;
 
-/** The ssh config the ssh provider takes (providers/ssh.ts on the ssh branch). */
+/**
+ * TEMPORARY (until the ssh branch is merged): the subset of providers/ssh.ts's SshConfig that this
+ * provider sets, with the same field names and types.
+ */
 export interface SshConfig {
   readonly host: string;
   readonly port?: number;
   readonly user?: string;
   readonly key?: string;
-  readonly agent?: string;
-  readonly jump?: string;
+  readonly agent?: boolean;
   readonly sudo?: boolean;
   readonly connect_timeout?: number;
 }
@@ -598,7 +599,8 @@ async function handOff(
   const id = inst.InstanceId!;
   const address = inst.PublicIpAddress!;
   const user = userOf(config);
-  const pinned = opts.binding?.['host_key'];
+  // A key pinned for this very instance; a replacement instance is a new machine, pinned anew.
+  const pinned = recordedId(opts.binding) === id ? opts.binding?.['host_key'] : undefined;
   opts.io.notify('progress', `${s.subject}: waiting for ssh on ${address} (instance ${id})`);
   await ec2Runtime.waitForSsh(address, SSH_PORT, ec2Runtime.timing.sshTimeout);
   const ssh = await ec2Runtime.connectSsh(

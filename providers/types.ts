@@ -54,7 +54,7 @@ export interface ConnectOptions {
   readonly acceptHostKey?: boolean;
   /** The state's lineage (a uuid), for tagging what a provider creates (`repro:lineage`). */
   readonly lineage?: string;
-  /** The target's name in the spec, for messages and for tagging what a provider creates. */
+  /** The spec's name for the target (`cluster`), so that errors can name it. */
   readonly targetName?: string;
 }
 
