@@ -7,8 +7,9 @@ export type * from './types.js';
 export type { ChrootConfig } from './chroot.js';
 export type { DockerConfig } from './docker.js';
 export type { LocalConfig } from './local.js';
+export type { SshConfig } from './ssh.js';
 
-export const PROVIDER_KINDS: readonly ProviderKind[] = ['local', 'chroot', 'docker'];
+export const PROVIDER_KINDS: readonly ProviderKind[] = ['local', 'chroot', 'docker', 'ssh'];
 
 /**
  * The provider for `kind`. Its config type is checked by the spec schema, so it is `unknown` here;
@@ -23,6 +24,7 @@ export async function loadProvider(kind: ProviderKind): Promise<Provider<unknown
     case 'docker':
       return (await import('./docker.js')).dockerProvider as Provider<unknown>;
     case 'ssh':
+      return (await import('./ssh.js')).sshProvider as Provider<unknown>;
     case 'aws-ec2':
       throw new ReproError('provider.unavailable', `the ${kind} provider is not built yet`);
   }
