@@ -37,6 +37,7 @@ import type {
   SnapshotRecord,
   TargetBinding,
 } from './types.js';
+import type { SshConfig } from './ssh.js';
 
 export interface Ec2Config {
   /** AWS region the instance lives in (`eu-west-1`). Required: AMIs and instances are regional. */
@@ -67,32 +68,21 @@ export interface Ec2Config {
 export const DEFAULT_INSTANCE_TYPE = 't3.small';
 const SSH_PORT = 22;
 
-/**
- * TEMPORARY (until the ssh branch is merged): the subset of providers/ssh.ts's SshConfig that this
- * provider sets, with the same field names and types.
- */
-export interface SshConfig {
-  readonly host: string;
-  readonly port?: number;
-  readonly user?: string;
-  readonly key?: string;
-  readonly agent?: boolean;
-  readonly sudo?: boolean;
-  readonly connect_timeout?: number;
-}
-
 export type ConnectSsh = (
   config: SshConfig,
   opts: ConnectOptions & { targetName?: string },
 ) => Promise<Connected>;
+
+/** The ssh provider loads with the first hand-off (and ssh2 with it), not with this module. */
+const connectSshLazily: ConnectSsh = async (config, opts) =>
+  (await import('./ssh.js')).connectSsh(config, opts);
 
 /**
  * What the provider needs beyond the EC2 API. Tests replace parts of it (shorter polls); nothing
  * else should. Times are in seconds.
  */
 export const ec2Runtime = {
-  connectSsh: async (config: SshConfig, opts: ConnectOptions & { targetName?: string }) =>
-    (await loadConnectSsh())(config, opts),
+  connectSsh: connectSshLazily,
   waitForSsh: waitForSshBanner,
   timing: {
     /** First and longest pause between DescribeInstances polls (AWS's own waiters: 15–120 s). */
@@ -108,24 +98,6 @@ export const ec2Runtime = {
     imageTimeout: 3600,
   },
 };
-
-async function loadConnectSsh(): Promise<ConnectSsh> {
-  // TODO(ssh branch): a literal import('./ssh.js') once providers/ssh.ts is merged; until then
-  // the module is looked up at run time so that this branch compiles without it.
-  const specifier = './ssh.js';
-  let mod: { connectSsh?: ConnectSsh };
-  try {
-    mod = (await import(specifier)) as { connectSsh?: ConnectSsh };
-  } catch (e) {
-    throw new ReproError('provider.unavailable', 'the ssh provider is not built yet', {
-      hint: 'aws-ec2 hands commands to the ssh provider (providers/ssh.ts)',
-      cause: e,
-    });
-  }
-  if (!mod.connectSsh)
-    throw new ReproError('provider.unavailable', 'providers/ssh.js has no connectSsh');
-  return mod.connectSsh;
-}
 
 type Sdk = typeof Ec2Sdk;
 type Instance = Ec2Sdk.Instance;

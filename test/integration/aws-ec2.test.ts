@@ -31,8 +31,8 @@ import {
   waitForSshBanner,
   type ConnectSsh,
   type Ec2Config,
-  type SshConfig,
 } from '../../providers/aws-ec2.js';
+import type { SshConfig } from '../../providers/ssh.js';
 import type { Connection, ConnectOptions, TargetBinding } from '../../providers/types.js';
 import { BufferIoHost } from '../../src/core/io.js';
 import { ReproError } from '../../src/core/errors.js';
