@@ -823,18 +823,20 @@ describe('aws-ec2 through the engine', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function recordState(binding: TargetBinding): Promise<void> {
+  async function recordState(binding: TargetBinding, withResources = true): Promise<void> {
     const ws = await openWorkspace({ specPath: join(dir, 'repro.yaml'), io: new BufferIoHost() });
     const base = newState('cloud', 'aws-ec2', ws.spec.digest);
     await writeState(statePath, undefined, {
       ...base,
       target: { ...base.target, binding },
-      resources: {
-        'apt:tree': {
-          kind: 'apt',
-          attributes: { arch: 'amd64', name: 'tree', version: '2.1.0-1' },
-        },
-      },
+      resources: withResources
+        ? {
+            'apt:tree': {
+              kind: 'apt',
+              attributes: { arch: 'amd64', name: 'tree', version: '2.1.0-1' },
+            },
+          }
+        : {},
     });
   }
 
@@ -931,6 +933,26 @@ describe('aws-ec2 through the engine', () => {
       /^Error: target 'cloud': the AWS identity in use may not call ec2:DescribeInstances \(UnauthorizedOperation\) in eu-west-1$/m,
     );
     assert.doesNotMatch(denied.stderr, /blob| {4}at /);
+  });
+
+  test('`repro drift` on a gone instance whose state recorded no resources: still not "No drift."', async () => {
+    await recordState(BOUND, false);
+    const mockFile = join(dir, 'ec2-mock.json');
+    await writeFile(
+      mockFile,
+      JSON.stringify({ DescribeInstances: { output: described('terminated') } }),
+    );
+    const r = await run(
+      [process.execPath, '--import', PRELOAD, CLI, 'drift', '--detailed-exitcode'],
+      {
+        cwd: dir,
+        env: { NO_COLOR: '1', REPRO_TEST_EC2_MOCK: mockFile },
+      },
+    );
+    assert.equal(r.code, 2, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /^The target recorded in .*state\/cloud\.json no longer exists\.$/m);
+    assert.doesNotMatch(r.stdout, /No drift/);
+    assert.match(r.stderr, /instance gone/);
   });
 });
 
