@@ -335,7 +335,7 @@ function handshake(ssh2: Ssh2, o: HopOptions): Promise<{ client: Client; hostKey
         return fail(
           new ReproError(
             'ssh.host-key-mismatch',
-            `${o.label}: the host key of ${o.role} ${endpoint(o.host, o.port, o.user)} does not match the one pinned in state: pinned ${o.pinned}, presented ${check.presented}; refusing to connect`,
+            `${o.label}: the host key of ${o.role === 'the host' ? '' : `${o.role} `}${o.host}:${o.port} does not match the one pinned in state: pinned ${o.pinned}, presented ${check.presented}; refusing to connect`,
             {
               hint: `the host may have been reinstalled, or someone may be intercepting the connection. Check the presented fingerprint out of band (on the host: ssh-keygen -lf ${hostKeyFile(check.presented)}), then run \`repro apply --accept-host-key\` to pin it`,
             },
