@@ -386,3 +386,29 @@ process.exit(code);
   assert.equal(pty.code, 3);
   assert.match(pty.stdout, /^\/dev\/pts\/\d+\r?\n$/);
 });
+
+test('with no key, the ssh agent at $SSH_AUTH_SOCK authenticates', async (t) => {
+  if (!requireOrSkip(t, 'docker')) return;
+  const f = await setup();
+  const sock = join(f.key.dir, 'agent.sock');
+  const agent = await run(['ssh-agent', '-a', sock, '-s']);
+  assert.equal(agent.code, 0, agent.stderr);
+  const pid = /SSH_AGENT_PID=(\d+)/.exec(agent.stdout)?.[1];
+  try {
+    const env = { SSH_AUTH_SOCK: sock };
+    const dir = await workdir(
+      f,
+      `{host: "${f.main.ip}"}`,
+      'files:\n  - {path: /tmp/by-agent.conf, content: "agent\\n"}\n',
+    );
+    // The agent holds no key yet: refused, and the error says the agent was tried.
+    const refused = expectCode(await repro(dir, ['plan'], env), 1, 'plan with an empty agent');
+    assert.match(refused.stderr, /refused authentication as root \(tried: agent \(.*agent\.sock\)/);
+    const add = await run(['ssh-add', f.key.key], { env });
+    assert.equal(add.code, 0, add.stderr);
+    expectCode(await repro(dir, ['apply', '--auto-approve'], env), 0, 'apply through the agent');
+    assert.equal(await dockerSh(f.main.name, 'cat /tmp/by-agent.conf'), 'agent\n');
+  } finally {
+    if (pid) process.kill(Number(pid));
+  }
+});
