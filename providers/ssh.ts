@@ -105,7 +105,7 @@ export function fingerprintOf(keyBlob: Buffer): string {
   return `${type} SHA256:${hash}`;
 }
 
-function algorithmsFor(pinned: string | undefined): string[] {
+export function algorithmsFor(pinned: string | undefined): string[] {
   const type = pinned?.split(' ')[0];
   if (!type) return HOST_KEY_ALGORITHMS;
   const first =
@@ -335,7 +335,7 @@ function handshake(ssh2: Ssh2, o: HopOptions): Promise<{ client: Client; hostKey
         return fail(
           new ReproError(
             'ssh.host-key-mismatch',
-            `${o.label}: the host key of ${o.role} ${endpoint(o.host, o.port, o.user)} does not match the one pinned in state: pinned ${o.pinned}, presented ${check.presented}; refusing to connect`,
+            `${o.label}: the host key of ${o.role === 'the host' ? '' : `${o.role} `}${o.host}:${o.port} does not match the one pinned in state: pinned ${o.pinned}, presented ${check.presented}; refusing to connect`,
             {
               hint: `the host may have been reinstalled, or someone may be intercepting the connection. Check the presented fingerprint out of band (on the host: ssh-keygen -lf ${hostKeyFile(check.presented)}), then run \`repro apply --accept-host-key\` to pin it`,
             },
@@ -447,6 +447,12 @@ function forward(jump: Client, host: string, port: number, label: string): Promi
 // ---------------------------------------------------------------------------------------------
 // The connection
 
+/** The remote command line for exec: argv quoted for sh, with LC_ALL=C, through `sudo -n` when asked. */
+export function remoteCommand(argv: readonly string[], sudo: boolean): string {
+  const inner = ['env', 'LC_ALL=C', ...argv];
+  return shellJoin(sudo ? ['sudo', '-n', '--', ...inner] : inner);
+}
+
 const SUDO_PASSWORD = /^sudo: (a password is required|a terminal is required|no tty present)/m;
 
 export class SshConnection implements Connection {
@@ -476,12 +482,6 @@ export class SshConnection implements Connection {
     jump?.on('error', (e: Error) => onDown(`jump host: ${e.message}`)());
   }
 
-  /** The remote command line: argv quoted for sh, with LC_ALL=C, through sudo when configured. */
-  commandLine(argv: readonly string[]): string {
-    const inner = ['env', 'LC_ALL=C', ...argv];
-    return shellJoin(this.sudo ? ['sudo', '-n', '--', ...inner] : inner);
-  }
-
   private lostError(what: string, cause?: unknown): ReproError {
     return new ReproError(
       'ssh.connection-lost',
@@ -507,7 +507,7 @@ export class SshConnection implements Connection {
     if (this.lost) throw this.lostError(what);
     let stream: ClientChannel;
     try {
-      stream = await this.openExec(this.commandLine(argv), {});
+      stream = await this.openExec(remoteCommand(argv, this.sudo), {});
     } catch (e) {
       if (this.lost) throw this.lostError(what, e);
       throw new ReproError('ssh.exec', `${this.label}: cannot start ${what}: ${messageOf(e)}`, {
