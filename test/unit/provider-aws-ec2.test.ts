@@ -3,7 +3,11 @@
 // line, and how each EC2 error becomes a ReproError a user can act on. No SDK call is made here:
 // the API paths are in test/integration/aws-ec2.test.ts, against aws-sdk-client-mock.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import {
   architectureOf,
   defaultUser,
@@ -236,4 +240,50 @@ test('ec2Error: each known failure says what happened and what to do', () => {
   assert.equal(ec2Error(net, S, 'DescribeInstances').code, 'ec2.unreachable');
   const already = new ReproError('x.y', 'kept');
   assert.equal(ec2Error(already, S, 'RunInstances'), already);
+});
+
+test('@aws-sdk/client-ec2 loads only when an EC2 call is made, and stays outside the CLI bundle', async () => {
+  const dist = fileURLToPath(new URL('../../', import.meta.url));
+  // In a fresh process: the SDK (CommonJS, so visible in require.cache) is not loaded by other
+  // providers, nor by loading the aws-ec2 provider and checking a config; a positive control last.
+  const script = `
+    import { createRequire } from 'node:module';
+    const require = createRequire(import.meta.url);
+    const loaded = () => Object.keys(require.cache).some((k) => k.includes('client-ec2'));
+    const { loadProvider } = await import(${JSON.stringify(join(dist, 'providers/index.js'))});
+    const seen = [];
+    for (const kind of ['local', 'chroot', 'docker', 'ssh']) { await loadProvider(kind); seen.push(loaded()); }
+    const ec2 = await loadProvider('aws-ec2');
+    ec2.check({ region: 'eu-west-1', distribution: 'debian', release: 'bookworm' });
+    ec2.describeCreate({ region: 'eu-west-1', distribution: 'debian', release: 'bookworm' });
+    seen.push(loaded());
+    await import('@aws-sdk/client-ec2');
+    seen.push(loaded());
+    console.log(JSON.stringify(seen));
+  `;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: dist,
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), [false, false, false, false, false, true]);
+
+  // The chunks the built CLI reaches from repro.js (older builds leave unreferenced ones behind).
+  const cli = join(dist, 'src', 'cli');
+  const reached = new Set<string>();
+  const queue = ['repro.js'];
+  const importing: string[] = [];
+  while (queue.length > 0) {
+    const f = queue.pop()!;
+    if (reached.has(f)) continue;
+    reached.add(f);
+    const text = await readFile(join(cli, f), 'utf8');
+    for (const m of text.matchAll(/"\.\/(repro-[\w-]+\.js)"/g)) queue.push(m[1]!);
+    if (text.includes('import("@aws-sdk/client-ec2")')) importing.push(f);
+    // Inlined SDK code would carry its class names; only an import of the package may appear.
+    assert.doesNotMatch(text, /class EC2Client|EC2ServiceException extends/, f);
+  }
+  assert.ok(reached.size > 1, `chunks reached: ${[...reached].join(', ')}`);
+  assert.equal(importing.length, 1, `one chunk imports the SDK: ${importing.join(', ')}`);
+  assert.match(importing[0]!, /^repro-aws-ec2-/);
 });
