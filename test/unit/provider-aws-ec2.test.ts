@@ -4,7 +4,7 @@
 // the API paths are in test/integration/aws-ec2.test.ts, against aws-sdk-client-mock.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
