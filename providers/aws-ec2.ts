@@ -329,16 +329,18 @@ async function waitFor(
   try {
     await waiter(waiterParams(s, timeout), { InstanceIds: [id] });
   } catch (e) {
+    // The waiter retries through every API error until it times out, so describe once more: a
+    // denied DescribeInstances surfaces as itself, not as a timeout.
+    const inst = await describeInstance(s, id);
     if (errorName(e) === 'TimeoutError') {
       throw new ReproError(
         'ec2.timeout',
-        `${s.subject}: instance ${id} did not become ${wanted} within ${timeout} s`,
+        `${s.subject}: instance ${id} did not become ${wanted} within ${timeout} s (it is ${stateOf(inst)})`,
         {
-          hint: 'look at it with aws ec2 describe-instances --instance-ids …; run the command again to resume waiting',
+          hint: `look at it with aws ec2 describe-instances --region ${s.region} --instance-ids ${id}; run the command again to resume waiting`,
         },
       );
     }
-    const inst = await describeInstance(s, id);
     const reason = inst?.StateReason?.Message ? ` (${inst.StateReason.Message})` : '';
     throw new ReproError(
       'ec2.state',
@@ -574,7 +576,15 @@ async function handOff(
   // A key pinned for this very instance; a replacement instance is a new machine, pinned anew.
   const pinned = recordedId(opts.binding) === id ? opts.binding?.['host_key'] : undefined;
   opts.io.notify('progress', `${s.subject}: waiting for ssh on ${address} (instance ${id})`);
-  await ec2Runtime.waitForSsh(address, SSH_PORT, ec2Runtime.timing.sshTimeout);
+  try {
+    await ec2Runtime.waitForSsh(address, SSH_PORT, ec2Runtime.timing.sshTimeout);
+  } catch (e) {
+    if (!(e instanceof ReproError)) throw e;
+    throw new ReproError(e.code, `${s.subject}: instance ${id}: ${e.message}`, {
+      hint: e.hint,
+      cause: e,
+    });
+  }
   const ssh = await ec2Runtime.connectSsh(
     {
       host: address,

@@ -415,7 +415,9 @@ describe('aws-ec2 launch failures', () => {
     await rejectsWith(
       ec2Provider.connect(CONFIG, opts),
       'ec2.timeout',
-      new RegExp(`^target 'cloud': instance ${ID} did not become running within 2 s$`),
+      new RegExp(
+        `^target 'cloud': instance ${ID} did not become running within 2 s \\(it is pending\\)$`,
+      ),
     );
     assert.ok(ec2.commandCalls(DescribeInstancesCommand).length >= 3, 'polled more than once');
     assert.deepEqual(
@@ -427,6 +429,23 @@ describe('aws-ec2 launch failures', () => {
         (m) => m.level === 'warn' && m.text.includes(`terminated instance ${ID}`),
       ),
     );
+  });
+
+  test('DescribeInstances denied while waiting: the denial is reported, not a timeout', async () => {
+    ec2.on(DescribeImagesCommand).resolves(IMAGES);
+    ec2.on(RunInstancesCommand).resolves({ Instances: [{ InstanceId: ID }] });
+    ec2
+      .on(DescribeInstancesCommand)
+      .rejects(
+        awsError('UnauthorizedOperation', 'You are not authorized to perform this operation.'),
+      );
+    ec2.on(TerminateInstancesCommand).resolves({});
+    await rejectsWith(
+      ec2Provider.connect(CONFIG, connectOpts()),
+      'ec2.unauthorized',
+      /may not call ec2:DescribeInstances/,
+    );
+    assert.equal(ec2.commandCalls(TerminateInstancesCommand).length, 1);
   });
 
   test('an instance that dies while booting → ec2.state with its state reason', async () => {
@@ -476,7 +495,9 @@ describe('aws-ec2 launch failures', () => {
     const e = await rejectsWith(
       ec2Provider.connect(CONFIG, connectOpts()),
       'ec2.ssh-unreachable',
-      /did not answer within 1 s/,
+      new RegExp(
+        `^target 'cloud': instance ${ID}: ssh on 127\\.0\\.0\\.1:\\d+ did not answer within 1 s \\(ECONNREFUSED\\)$`,
+      ),
     );
     assert.match(e.hint ?? '', /security group/);
     assert.equal(ec2.commandCalls(TerminateInstancesCommand).length, 1);
