@@ -18,7 +18,7 @@ export interface DockerSshEndpoint {
 }
 
 const SSH_URL =
-  /^ssh:\/\/(?:([A-Za-z_][A-Za-z0-9_.-]*)@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(\d+))?\/?$/;
+  /^ssh:\/\/(?:([A-Za-z_][A-Za-z0-9_.-]*)@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.][A-Za-z0-9_.-]*)(?::(\d+))?\/?$/;
 
 /** Parses `ssh://user@host:port` (user root, port 22 by default); undefined when it is not one. */
 export function parseSshUrl(url: string): DockerSshEndpoint | undefined {

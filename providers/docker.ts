@@ -25,6 +25,7 @@ import {
   runDebootstrap,
   writePolicyRcD,
 } from './debootstrap.js';
+import { parseSshUrl } from './docker-ssh.js';
 import { removeRootTree } from './mounts.js';
 import type {
   Connected,
@@ -484,12 +485,7 @@ export const dockerProvider = {
         `docker: mirror ${JSON.stringify(config.mirror)} must be an http(s):// or file:// URL`,
       );
     }
-    if (
-      config.host !== undefined &&
-      !/^ssh:\/\/(?:[A-Za-z_][A-Za-z0-9_.-]*@)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::\d{1,5})?\/?$/.test(
-        config.host,
-      )
-    ) {
+    if (config.host !== undefined && !parseSshUrl(config.host)) {
       errors.push(
         `docker: host ${JSON.stringify(config.host)} must be ssh://user@host[:port] (a local daemon needs no host)`,
       );
