@@ -85,7 +85,7 @@ const HOST_KEY_ALGORITHMS = [
 
 type Ssh2 = typeof import('ssh2');
 
-async function loadSsh2(): Promise<Ssh2> {
+export async function loadSsh2(): Promise<Ssh2> {
   const mod = (await import('ssh2')) as Ssh2 & { default?: Ssh2 };
   return mod.default ?? mod;
 }
@@ -116,10 +116,26 @@ export function algorithmsFor(pinned: string | undefined): string[] {
 }
 
 /** Where OpenSSH keeps the host key of this type, for the hint that tells how to check it. */
-function hostKeyFile(fingerprint: string | undefined): string {
+export function hostKeyFile(fingerprint: string | undefined): string {
   const type = fingerprint?.split(' ')[0] ?? '';
   const short = type.startsWith('ecdsa-') ? 'ecdsa' : type.replace(/^ssh-/, '') || 'ed25519';
   return `/etc/ssh/ssh_host_${short}_key.pub`;
+}
+
+/** The refusal when `who` (`host:port`) presents another key than the pinned one. */
+export function hostKeyMismatch(
+  label: string,
+  who: string,
+  pinned: string | undefined,
+  presented: string | undefined,
+): ReproError {
+  return new ReproError(
+    'ssh.host-key-mismatch',
+    `${label}: the host key of ${who} does not match the one pinned in state: pinned ${pinned}, presented ${presented}; refusing to connect`,
+    {
+      hint: `the host may have been reinstalled, or someone may be intercepting the connection. Check the presented fingerprint out of band (on the host: ssh-keygen -lf ${hostKeyFile(presented)}), then run \`repro apply --accept-host-key\` to pin it`,
+    },
+  );
 }
 
 /** What the verifier saw: the presented key, and whether it was refused for not matching the pin. */
@@ -164,7 +180,7 @@ interface Credentials {
 }
 
 /** Reads and checks a private key file the way OpenSSH would before using it. */
-async function readPrivateKey(
+export async function readPrivateKey(
   ssh2: Ssh2,
   file: string,
   specDir: string,
@@ -332,15 +348,8 @@ function handshake(ssh2: Ssh2, o: HopOptions): Promise<{ client: Client; hostKey
     });
     client.on('error', (e: Error) => {
       if (check.mismatch) {
-        return fail(
-          new ReproError(
-            'ssh.host-key-mismatch',
-            `${o.label}: the host key of ${o.role === 'the host' ? '' : `${o.role} `}${o.host}:${o.port} does not match the one pinned in state: pinned ${o.pinned}, presented ${check.presented}; refusing to connect`,
-            {
-              hint: `the host may have been reinstalled, or someone may be intercepting the connection. Check the presented fingerprint out of band (on the host: ssh-keygen -lf ${hostKeyFile(check.presented)}), then run \`repro apply --accept-host-key\` to pin it`,
-            },
-          ),
-        );
+        const who = `${o.role === 'the host' ? '' : `${o.role} `}${o.host}:${o.port}`;
+        return fail(hostKeyMismatch(o.label, who, o.pinned, check.presented));
       }
       fail(connectError(e, o, where, tried, serverMethods));
     });
@@ -645,6 +654,24 @@ export class SshConnection implements Connection {
       stdin.pipe(stream);
       stdin.resume();
     });
+  }
+
+  /**
+   * Runs `command` as is (no sudo, no quoting) and returns its channel as a raw byte stream: a
+   * transport for protocols spoken over a remote command (`docker system dial-stdio`).
+   */
+  async openStream(command: string): Promise<Duplex> {
+    if (this.closed)
+      throw new ReproError('connection.closed', `openStream on closed ${this.description}`);
+    if (this.lost) throw this.lostError(command);
+    try {
+      return await this.openExec(command, {});
+    } catch (e) {
+      if (this.lost) throw this.lostError(command, e);
+      throw new ReproError('ssh.exec', `${this.label}: cannot start ${command}: ${messageOf(e)}`, {
+        cause: e,
+      });
+    }
   }
 
   private sftp(): Promise<SFTPWrapper> {

@@ -83,8 +83,15 @@ export interface SshContainer {
   readonly ip: string;
 }
 
-/** Starts an sshd container (name must start with repro-test-ssh-) authorizing `publicKey`. */
-export async function startSshd(name: string, publicKey: string): Promise<SshContainer> {
+/**
+ * Starts an sshd container (name must start with repro-test-ssh-) authorizing `publicKey`;
+ * `dockerArgs` go to `docker run` (bind mounts).
+ */
+export async function startSshd(
+  name: string,
+  publicKey: string,
+  dockerArgs: readonly string[] = [],
+): Promise<SshContainer> {
   if (!name.startsWith('repro-test-ssh-')) throw new Error(`bad test container name ${name}`);
   await ensureSshdImage();
   await docker([
@@ -97,6 +104,7 @@ export async function startSshd(name: string, publicKey: string): Promise<SshCon
     `${TEST_LABEL}=true`,
     '-e',
     `AUTHORIZED_KEY=${publicKey}`,
+    ...dockerArgs,
     SSHD_IMAGE,
   ]);
   const ip = await docker([

@@ -11,6 +11,8 @@ import {
   sshProvider,
   type SshConfig,
 } from '../../providers/ssh.js';
+import { parseSshUrl, type DockerSshEndpoint } from '../../providers/docker-ssh.js';
+import { dockerProvider } from '../../providers/docker.js';
 
 const blob = (pub: string): Buffer => Buffer.from(pub.split(' ')[1]!, 'base64');
 
@@ -96,5 +98,35 @@ describe('ssh check', () => {
   it('never creates or destroys a host', async () => {
     assert.match(sshProvider.describeCreate({ host: 'h' }), /cannot create an ssh host/);
     assert.equal(await sshProvider.destroy(), false);
+  });
+});
+
+describe('docker over ssh: host URLs', () => {
+  const cases: [string, DockerSshEndpoint | undefined][] = [
+    [
+      'ssh://alice@build.example.org:2222',
+      { user: 'alice', host: 'build.example.org', port: 2222 },
+    ],
+    ['ssh://192.0.2.7', { user: 'root', host: '192.0.2.7', port: 22 }],
+    ['ssh://bob@[2001:db8::1]:22/', { user: 'bob', host: '2001:db8::1', port: 22 }],
+    ['tcp://192.0.2.7:2375', undefined],
+    ['ssh://-oProxyCommand=x', undefined],
+    ['ssh://-oFoo', undefined],
+    ['ssh://h:70000', undefined],
+  ];
+  for (const [url, expected] of cases) {
+    it(url, () => assert.deepEqual(parseSshUrl(url), expected));
+  }
+  it('the docker provider checks host and key', () => {
+    const base = { container: 'c1', image: 'debian:bookworm' };
+    assert.deepEqual(dockerProvider.check({ ...base, host: 'ssh://a@h:22', key: 'k' }), []);
+    assert.match(
+      dockerProvider.check({ ...base, host: 'tcp://h:2375' }).join('\n'),
+      /host "tcp:\/\/h:2375" must be ssh:\/\/user@host\[:port\]/,
+    );
+    assert.match(
+      dockerProvider.check({ ...base, key: 'k' }).join('\n'),
+      /key is only used with host: ssh:\/\//,
+    );
   });
 });
