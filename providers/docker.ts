@@ -25,6 +25,7 @@ import {
   runDebootstrap,
   writePolicyRcD,
 } from './debootstrap.js';
+import { parseSshUrl } from './docker-ssh.js';
 import { removeRootTree } from './mounts.js';
 import type {
   Connected,
@@ -44,6 +45,10 @@ export interface DockerConfig {
   readonly bootstrap?: 'debootstrap';
   readonly suite?: string;
   readonly mirror?: string;
+  /** A remote daemon reached over ssh: `ssh://user@host[:port]` (host key pinned in state). */
+  readonly host?: string;
+  /** Private key for `host`, relative to the spec's directory (default: the ssh agent). */
+  readonly key?: string;
 }
 
 export const MANAGED_LABEL = 'org.repro.managed';
@@ -88,8 +93,40 @@ function dockerError(e: unknown, what: string, hint?: string): ReproError {
   });
 }
 
-/** The one place a Docker client is made. */
-async function createClient(): Promise<DockerClient> {
+interface ClientOptions {
+  readonly binding?: TargetBinding;
+  readonly io: IoHost;
+  readonly specDir: string;
+  readonly acceptHostKey?: boolean;
+  readonly targetName?: string;
+}
+
+interface Client {
+  readonly docker: DockerClient;
+  /** Binding fields of a remote daemon (`docker_host`, `host_key`); empty for the local one. */
+  readonly remote: TargetBinding;
+  /** Releases the transport (the ssh connection to a remote daemon). */
+  close(): Promise<void>;
+}
+
+/**
+ * The one place a Docker client is made: the local daemon (DOCKER_HOST or the default socket), or
+ * with `host: ssh://…` a remote one, whose host key goes into the binding as for ssh targets.
+ */
+async function createClient(config: DockerConfig, opts: ClientOptions): Promise<Client> {
+  if (config.host) {
+    const { createSshDockerClient } = await import('./docker-ssh.js');
+    const c = await createSshDockerClient({
+      url: config.host,
+      ...(config.key === undefined ? {} : { key: config.key }),
+      ...opts,
+    });
+    return { docker: c.docker, remote: c.binding, close: c.close };
+  }
+  return { docker: await createLocalClient(), remote: {}, close: async () => {} };
+}
+
+async function createLocalClient(): Promise<DockerClient> {
   const { loadDockerode } = await import('./dockerode-lean.js');
   const Docker = loadDockerode();
   const docker = new Docker();
@@ -308,8 +345,10 @@ class DockerConnection implements Connection {
     private readonly docker: DockerClient,
     private readonly container: Dockerode.Container,
     name: string,
+    private readonly release: () => Promise<void> = async () => {},
+    where = '',
   ) {
-    this.description = `docker container ${name} (${container.id.slice(0, 12)})`;
+    this.description = `docker container ${name} (${container.id.slice(0, 12)})${where}`;
   }
 
   async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
@@ -411,7 +450,9 @@ class DockerConnection implements Connection {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
+    await this.release();
   }
 }
 
@@ -444,6 +485,14 @@ export const dockerProvider = {
         `docker: mirror ${JSON.stringify(config.mirror)} must be an http(s):// or file:// URL`,
       );
     }
+    if (config.host !== undefined && !parseSshUrl(config.host)) {
+      errors.push(
+        `docker: host ${JSON.stringify(config.host)} must be ssh://user@host[:port] (a local daemon needs no host)`,
+      );
+    }
+    if (config.key !== undefined && config.host === undefined) {
+      errors.push('docker: key is only used with host: ssh://…');
+    }
     return errors;
   },
 
@@ -451,47 +500,87 @@ export const dockerProvider = {
     const build = config.bootstrap
       ? ` (built with debootstrap ${config.suite ?? DEFAULT_SUITE} if it cannot be pulled)`
       : '';
-    return `docker container ${config.container} from image ${config.image}${build}`;
+    const where = config.host ? ` on the daemon at ${config.host}` : '';
+    return `docker container ${config.container} from image ${config.image}${build}${where}`;
   },
 
-  async connect(config, { binding, create, io }): Promise<Connected | undefined> {
-    const docker = await createClient();
-    let info = await findContainer(docker, config, binding, io);
-    let created = false;
-    if (!info) {
-      if (!create) return undefined;
-      info = await createContainer(docker, config, io);
-      created = true;
-    } else {
-      info = await ensureRunning(docker, info);
-    }
-    const connection = new DockerConnection(docker, docker.getContainer(info.Id), config.container);
-    return {
-      connection,
-      binding: {
-        container_id: info.Id,
-        container_name: config.container,
-        image: config.image,
-        image_id: info.Image,
-        created: info.Config.Labels?.[MANAGED_LABEL] === 'true',
-      },
-      created,
-    };
-  },
-
-  async destroy(config, { binding, io }): Promise<boolean> {
-    const docker = await createClient();
-    const info = await findContainer(docker, config, binding, io);
-    if (!info) return binding['created'] === true;
-    const managed = info.Config.Labels?.[MANAGED_LABEL] === 'true';
-    const recordedAsOurs = binding['created'] === true && binding['container_id'] === info.Id;
-    if (!managed && !recordedAsOurs) return false;
-    io.notify('progress', `removing container ${config.container} (${info.Id.slice(0, 12)})`);
+  async connect(config, opts): Promise<Connected | undefined> {
+    const { binding, create, io } = opts;
+    const client = await createClient(config, opts);
     try {
-      await docker.getContainer(info.Id).remove({ force: true });
+      const connected = await connectWith(client, config, binding, create, io);
+      if (!connected) await client.close();
+      return connected;
     } catch (e) {
-      if (statusOf(e) !== 404) throw dockerError(e, `removing container ${config.container}`);
+      await client.close();
+      throw e;
     }
-    return true;
+  },
+
+  async destroy(config, opts): Promise<boolean> {
+    const client = await createClient(config, opts);
+    try {
+      return await destroyWith(client.docker, config, opts.binding, opts.io);
+    } finally {
+      await client.close();
+    }
   },
 } satisfies Provider<DockerConfig>;
+
+async function connectWith(
+  client: Client,
+  config: DockerConfig,
+  binding: TargetBinding | undefined,
+  create: boolean,
+  io: IoHost,
+): Promise<Connected | undefined> {
+  const { docker, remote } = client;
+  let info = await findContainer(docker, config, binding, io);
+  let created = false;
+  if (!info) {
+    if (!create) return undefined;
+    info = await createContainer(docker, config, io);
+    created = true;
+  } else {
+    info = await ensureRunning(docker, info);
+  }
+  const connection = new DockerConnection(
+    docker,
+    docker.getContainer(info.Id),
+    config.container,
+    client.close,
+    config.host ? ` on ${config.host}` : '',
+  );
+  return {
+    connection,
+    binding: {
+      container_id: info.Id,
+      container_name: config.container,
+      image: config.image,
+      image_id: info.Image,
+      created: info.Config.Labels?.[MANAGED_LABEL] === 'true',
+      ...remote,
+    },
+    created,
+  };
+}
+
+async function destroyWith(
+  docker: DockerClient,
+  config: DockerConfig,
+  binding: TargetBinding,
+  io: IoHost,
+): Promise<boolean> {
+  const info = await findContainer(docker, config, binding, io);
+  if (!info) return binding['created'] === true;
+  const managed = info.Config.Labels?.[MANAGED_LABEL] === 'true';
+  const recordedAsOurs = binding['created'] === true && binding['container_id'] === info.Id;
+  if (!managed && !recordedAsOurs) return false;
+  io.notify('progress', `removing container ${config.container} (${info.Id.slice(0, 12)})`);
+  try {
+    await docker.getContainer(info.Id).remove({ force: true });
+  } catch (e) {
+    if (statusOf(e) !== 404) throw dockerError(e, `removing container ${config.container}`);
+  }
+  return true;
+}

@@ -59,6 +59,8 @@ export interface ConnectOptions {
   readonly acceptHostKey?: boolean;
   /** The state's lineage (a uuid), for tagging what a provider creates (`repro:lineage`). */
   readonly lineage?: string;
+  /** The spec's name for the target (`cluster`), so that errors can name it. */
+  readonly targetName?: string;
 }
 
 export interface Connected {

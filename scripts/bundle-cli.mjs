@@ -16,8 +16,17 @@ await build({
   // Merged: repro's own ~80 modules and the libraries every command loads (yaml, commander,
   // chalk, graphlib), which is where the resolution time went. Left to Node: the CommonJS
   // packages that rely on __filename or resolve their own files (write-file-atomic,
-  // proper-lockfile, dockerode and its transports), and ajv (only the fallback path loads it).
-  external: ['write-file-atomic', 'proper-lockfile', 'dockerode', 'ssh2', 'ajv', 'ajv/*'],
+  // proper-lockfile, dockerode and its transports), ajv (only the fallback path loads it), and
+  // the AWS SDK (thousands of modules, loaded only by aws-ec2 targets).
+  external: [
+    'write-file-atomic',
+    'proper-lockfile',
+    'dockerode',
+    'ssh2',
+    'ajv',
+    'ajv/*',
+    '@aws-sdk/client-ec2',
+  ],
   chunkNames: 'repro-[name]-[hash]',
   // yaml's Node build is CommonJS and require()s Node's built-ins.
   banner: {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Makes this machine ready for the integration tests, idempotently: Debian's docker.io,
-# debootstrap and git; a Docker daemon (started in the background when none answers); the cached
-# `debootstrap --variant=minbase bookworm` root tarball; and the base image imported from it.
+# debootstrap, git and openssh-client (ssh-keygen and ssh-agent for the ssh tests; their sshd
+# image is built by test/integration/ssh-helpers.ts); a Docker daemon (started in the background
+# when none answers); the cached `debootstrap --variant=minbase bookworm` root tarball; and the
+# base image imported from it.
 # Runs on a fresh Debian bookworm machine as root with only Debian's mirror and the npm registry
 # reachable (no image can be pulled). Prints one line per step; exits non-zero with the reason.
 #
@@ -32,7 +34,7 @@ fail() {
 
 # 1. Packages.
 missing=()
-for pkg in docker.io debootstrap git ca-certificates; do
+for pkg in docker.io debootstrap git ca-certificates openssh-client; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
     missing+=("$pkg")
   fi
@@ -43,7 +45,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
     fail "apt-get install ${missing[*]} failed"
 else
-  step "packages docker.io debootstrap git present"
+  step "packages docker.io debootstrap git openssh-client present"
 fi
 
 # 2. Docker daemon.

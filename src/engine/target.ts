@@ -62,6 +62,7 @@ export async function connectTarget(
     specDir: ws.spec.dir,
     acceptHostKey: ws.opts.acceptHostKey === true,
     lineage,
+    targetName: ws.target.name,
   });
   if (!connected) return undefined;
   return { ...connected, connection: new CountingConnection(connected.connection) };

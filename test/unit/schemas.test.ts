@@ -62,7 +62,7 @@ test('the committed sample states validate against state.schema.json, one per pr
     );
     providers.add(data.target.provider);
   }
-  assert.deepEqual([...providers].sort(), ['chroot', 'docker', 'local']);
+  assert.deepEqual([...providers].sort(), ['aws-ec2', 'chroot', 'docker', 'local', 'ssh']);
   assert.ok(validate(newState('t', 'docker', 'sha256:' + '0'.repeat(64))), 'a newborn state');
 });
 

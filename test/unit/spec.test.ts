@@ -336,11 +336,15 @@ describe('loadSpec: problems are reported where they are, in plain words', () =>
     ['missing-key.yaml', ["5:5 targets.laptop.docker: missing required key 'image'"]],
     [
       'two-providers.yaml',
-      ['4:11 targets.laptop: a target names exactly one provider: local, chroot or docker'],
+      [
+        '4:11 targets.laptop: a target names exactly one provider: local, chroot, docker, ssh or aws-ec2',
+      ],
     ],
     [
       'no-provider.yaml',
-      ['4:11 targets.laptop: a target names exactly one provider: local, chroot or docker'],
+      [
+        '4:11 targets.laptop: a target names exactly one provider: local, chroot, docker, ssh or aws-ec2',
+      ],
     ],
     [
       'bad-env-name.yaml',
@@ -377,7 +381,7 @@ describe('loadSpec: problems are reported where they are, in plain words', () =>
       [
         '1:10 version: expected 1, got 2',
         "2:7 name: expected a name of lowercase letters, digits, '.', '_' or '-' starting with a letter or digit, got 'Demo'",
-        "5:9 unknown key 'ssh' in targets.box",
+        "5:9 unknown key 'vagrant' in targets.box",
         "7:17 os.distribution: expected one of debian, ubuntu, fedora, rhel, centos, rocky, almalinux, amazon, oracle, got 'debain'",
         "9:21 os.apt.update_max_age: expected a number of seconds or a duration like '6h', '30m' or '2d', got '6 hours'",
         "11:9 os.apt.sources[0]: 'key' and 'trusted: true' exclude each other: a source is either signed by a key or trusted without one",
@@ -407,7 +411,7 @@ describe('loadSpec: problems are reported where they are, in plain words', () =>
     assert.deepEqual(await hints('several.yaml'), [
       undefined,
       undefined,
-      'a target names exactly one provider: local, chroot or docker',
+      'a target names exactly one provider: local, chroot, docker, ssh or aws-ec2',
       "did you mean 'debian'?",
       undefined,
       undefined,

@@ -32,23 +32,27 @@ export function register(program: Command, cli: CliContext): void {
         host.print(
           `No state for target ${ws.target.name} yet (${ws.statePath}); nothing to compare. Run \`repro apply\` first.`,
         );
-      } else if (r.drift.length === 0) {
+      } else if (r.drift.length === 0 && !r.targetGone) {
         host.print(host.out.green('No drift.') + ' The target matches the state.');
       } else {
+        // A gone target is drift even when the state recorded no resources on it.
         if (r.targetGone)
           host.print(host.out.red(`The target recorded in ${ws.statePath} no longer exists.`));
-        host.print(
-          host.out.bold(
-            `Drift on target ${ws.target.name}: ${plural(r.drift.length, 'resource')} changed outside repro.`,
-          ),
-        );
-        host.print(renderDrift(r.drift, { color: host.colorOut }));
+        if (r.drift.length > 0) {
+          host.print(
+            host.out.bold(
+              `Drift on target ${ws.target.name}: ${plural(r.drift.length, 'resource')} changed outside repro.`,
+            ),
+          );
+          host.print(renderDrift(r.drift, { color: host.colorOut }));
+        }
         host.print(
           r.accepted
             ? `\nRecorded the live values into ${ws.statePath}.`
             : '\nRun `repro apply` to restore the spec, or `repro drift --accept` to record the live values.',
         );
       }
-      cli.exitCode = opts.detailedExitcode && r.drift.length > 0 && !r.accepted ? 2 : 0;
+      const drifted = (r.drift.length > 0 && !r.accepted) || r.targetGone;
+      cli.exitCode = opts.detailedExitcode && drifted ? 2 : 0;
     });
 }
