@@ -5,6 +5,8 @@
 // Invariants:
 // - what repro creates carries the label org.repro.managed=true; destroy never removes a
 //   container without it unless the state says repro created that very container (same id);
+// - a snapshot is `docker commit` to `repro/<spec>-<target>:<name>`; reset replaces the container
+//   by one of the same name and labels made from that image (by id, so a moved tag cannot swap it);
 // - exec attaches stdin on a hijacked connection, writes the whole input then half-closes the
 //   socket (the daemon then closes the process's stdin, so `sh -s` sees EOF), reads the
 //   multiplexed stdout/stderr until the daemon closes, then asks the daemon for the exit code.
@@ -26,12 +28,15 @@ import {
   writePolicyRcD,
 } from './debootstrap.js';
 import { removeRootTree } from './mounts.js';
+import { pipeAttachedStdio } from './attach.js';
 import type {
+  AttachOptions,
   Connected,
   Connection,
   ExecOptions,
   ExecResult,
   Provider,
+  SnapshotRecord,
   TargetBinding,
 } from './types.js';
 
@@ -260,17 +265,19 @@ async function createContainer(
   docker: DockerClient,
   config: DockerConfig,
   io: IoHost,
+  from?: { image: string; labels: Readonly<Record<string, string>> },
 ): Promise<ContainerInfo> {
-  await ensureImage(docker, config, io);
-  io.notify('progress', `creating container ${config.container} from ${config.image}`);
+  if (!from) await ensureImage(docker, config, io);
+  const image = from?.image ?? config.image;
+  io.notify('progress', `creating container ${config.container} from ${image}`);
   let container: Dockerode.Container;
   try {
     container = await docker.createContainer({
       name: config.container,
-      Image: config.image,
+      Image: image,
       Cmd: KEEPALIVE_CMD,
       WorkingDir: '/',
-      Labels: { [MANAGED_LABEL]: 'true', [TARGET_LABEL]: config.container },
+      Labels: { ...from?.labels, [MANAGED_LABEL]: 'true', [TARGET_LABEL]: config.container },
       HostConfig: { Init: true },
     });
   } catch (e) {
@@ -296,6 +303,36 @@ async function ensureRunning(docker: DockerClient, info: ContainerInfo): Promise
   } catch (e) {
     throw dockerError(e, `starting container ${info.Name.slice(1)}`);
   }
+}
+
+/** What state records about a container; connect and reset return the same shape. */
+function bindingOf(config: DockerConfig, info: ContainerInfo): TargetBinding {
+  return {
+    container_id: info.Id,
+    container_name: config.container,
+    image: config.image,
+    image_id: info.Image,
+    created: info.Config.Labels?.[MANAGED_LABEL] === 'true',
+  };
+}
+
+function notCreated(config: DockerConfig): ReproError {
+  return new ReproError('target.missing', `container ${config.container} does not exist`, {
+    hint: 'run `repro apply` to create it',
+  });
+}
+
+/**
+ * The image repository for a target's snapshots: `repro/<spec>-<target>`, lower-cased and with
+ * anything a Docker repository name cannot hold replaced by '-'.
+ */
+export function snapshotRepo(specName: string, target: string): string {
+  const part = `${specName}-${target}`
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '')
+    .replace(/[^a-z0-9]+$/, '');
+  return `repro/${part || 'target'}`;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -348,6 +385,61 @@ class DockerConnection implements Connection {
       // daemon keeps open, holding this process alive.
       socket.destroy();
     }
+  }
+
+  /**
+   * `repro exec` / `repro shell`: this process's stdin, stdout and stderr on an exec of `argv`.
+   * With a TTY the stream is raw (stdin in raw mode, resized with the terminal); without, it is
+   * multiplexed and split back onto stdout and stderr. Resolves to the exec's exit code.
+   */
+  async attach(argv: readonly string[], opts: AttachOptions): Promise<number> {
+    if (this.closed)
+      throw new ReproError('connection.closed', `attach on closed ${this.description}`);
+    if (argv.length === 0) throw new ReproError('exec.empty', 'attach called with an empty argv');
+    const env = [...EXEC_ENV.filter((e) => !e.startsWith('LC_ALL=')), 'HOME=/root'];
+    if (opts.tty) env.push(`TERM=${process.env['TERM'] || 'xterm'}`);
+    let exec: Dockerode.Exec;
+    let socket: Duplex;
+    try {
+      exec = await this.container.exec({
+        Cmd: [...argv],
+        AttachStdin: true,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: opts.tty,
+        Env: env,
+        User: '0',
+        WorkingDir: '/root',
+      });
+      socket = await exec.start({ hijack: true, stdin: true, Tty: opts.tty });
+    } catch (e) {
+      throw dockerError(e, `exec in ${this.description}`);
+    }
+    const resize = () => {
+      const { columns, rows } = process.stdout;
+      if (columns && rows) exec.resize({ h: rows, w: columns }).catch(() => {});
+    };
+    const done = new Promise<void>((resolve) => {
+      socket.on('end', resolve);
+      socket.on('close', resolve);
+      socket.on('error', () => resolve());
+    });
+    if (opts.tty) {
+      socket.on('data', (b: Buffer) => process.stdout.write(b));
+      resize();
+      process.stdout.on('resize', resize);
+    } else {
+      this.docker.modem.demuxStream(socket, process.stdout, process.stderr);
+    }
+    const unpipe = pipeAttachedStdio(socket, opts.tty);
+    try {
+      await done;
+    } finally {
+      unpipe();
+      process.stdout.off('resize', resize);
+      socket.destroy();
+    }
+    return this.exitCode(exec);
   }
 
   /** Writes stdin, half-closes, and collects the demultiplexed output until the daemon closes. */
@@ -466,17 +558,86 @@ export const dockerProvider = {
       info = await ensureRunning(docker, info);
     }
     const connection = new DockerConnection(docker, docker.getContainer(info.Id), config.container);
-    return {
-      connection,
-      binding: {
-        container_id: info.Id,
-        container_name: config.container,
-        image: config.image,
-        image_id: info.Image,
-        created: info.Config.Labels?.[MANAGED_LABEL] === 'true',
-      },
-      created,
-    };
+    return { connection, binding: bindingOf(config, info), created };
+  },
+
+  async snapshot(config, { binding, name, specName, target, labels, io }) {
+    const docker = await createClient();
+    const info = await findContainer(docker, config, binding, io);
+    if (!info) throw notCreated(config);
+    const repo = snapshotRepo(specName, target);
+    io.notify('progress', `committing container ${config.container} as ${repo}:${name}`);
+    let id: string;
+    try {
+      const res = (await docker.getContainer(info.Id).commit({
+        repo,
+        tag: name,
+        comment: `repro snapshot ${name} of target ${target}`,
+        changes: Object.entries(labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`),
+      })) as { Id?: string };
+      id = res.Id ?? (await imageIdOf(docker, `${repo}:${name}`)) ?? '';
+    } catch (e) {
+      throw dockerError(e, `committing container ${config.container}`);
+    }
+    if (!id)
+      throw new ReproError(
+        'docker.commit',
+        `docker commit of ${config.container} returned no image id`,
+      );
+    return { name, kind: 'docker-image', ref: id, tag: `${repo}:${name}` } satisfies SnapshotRecord;
+  },
+
+  async reset(config, { binding, snapshot, io }): Promise<TargetBinding> {
+    const docker = await createClient();
+    // By id: the tag may have been moved since; the id is what was recorded.
+    const imageId = await imageIdOf(docker, snapshot.ref);
+    if (!imageId) {
+      throw new ReproError(
+        'docker.snapshot-missing',
+        `the image of snapshot ${snapshot.name} (${snapshot.tag ?? snapshot.ref}, ${snapshot.ref.slice(0, 19)}) is not on the Docker daemon`,
+        {
+          hint: 'it was removed (docker rmi / image prune); take a new snapshot after the next apply',
+        },
+      );
+    }
+    const old = await findContainer(docker, config, binding, io);
+    const labels: Record<string, string> = { ...old?.Config.Labels };
+    if (old) {
+      io.notify('progress', `removing container ${config.container} (${old.Id.slice(0, 12)})`);
+      try {
+        await docker.getContainer(old.Id).remove({ force: true });
+      } catch (e) {
+        if (statusOf(e) !== 404) throw dockerError(e, `removing container ${config.container}`);
+      }
+    }
+    const info = await createContainer(docker, config, io, { image: imageId, labels });
+    return bindingOf(config, info);
+  },
+
+  async stop(config, { binding, io }): Promise<void> {
+    const docker = await createClient();
+    const info = await findContainer(docker, config, binding, io);
+    if (!info) throw notCreated(config);
+    if (!info.State.Running) {
+      io.notify('info', `container ${config.container} is already stopped`);
+      return;
+    }
+    try {
+      await docker.getContainer(info.Id).stop();
+    } catch (e) {
+      if (statusOf(e) !== 304) throw dockerError(e, `stopping container ${config.container}`);
+    }
+  },
+
+  async start(config, { binding, io }): Promise<void> {
+    const docker = await createClient();
+    const info = await findContainer(docker, config, binding, io);
+    if (!info) throw notCreated(config);
+    if (info.State.Running && !info.State.Paused) {
+      io.notify('info', `container ${config.container} is already running`);
+      return;
+    }
+    await ensureRunning(docker, info);
   },
 
   async destroy(config, { binding, io }): Promise<boolean> {
