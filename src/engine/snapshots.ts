@@ -36,17 +36,17 @@ const VERB: Record<Hook, string> = {
 };
 
 function unsupported(ws: Workspace, hook: Hook): ReproError {
-  const what = hook === 'snapshot' || hook === 'reset' ? 'not supported' : 'not applicable';
+  const power = hook === 'stop' || hook === 'start';
+  const what = power ? 'not applicable to' : 'not supported for';
   return new ReproError(
     'provider.unsupported',
-    `${VERB[hook]} is ${what} for ${ws.target.provider} targets (target '${ws.target.name}')`,
+    `${VERB[hook]} is ${what} ${ws.target.provider} targets (target '${ws.target.name}')`,
     {
-      hint:
-        ws.target.provider === 'local'
+      hint: power
+        ? `a ${ws.target.provider} target has no running state of its own; nothing to stop or start`
+        : ws.target.provider === 'local'
           ? 'a local target is this machine itself; use a chroot or docker target to snapshot and reset'
-          : hook === 'stop' || hook === 'start'
-            ? 'a chroot has no running state of its own; nothing to stop or start'
-            : undefined,
+          : undefined,
     },
   );
 }
