@@ -323,15 +323,15 @@ function notCreated(config: DockerConfig): ReproError {
 }
 
 /**
- * The image repository for a target's snapshots: `repro/<spec>-<target>`, lower-cased and with
- * anything a Docker repository name cannot hold replaced by '-'.
+ * The image repository for a target's snapshots: `repro/<spec>-<target>`, lower-cased, every run
+ * of characters other than letters and digits made one '-' (always a valid separator in a Docker
+ * repository name, where `..` or `_-` would not be).
  */
 export function snapshotRepo(specName: string, target: string): string {
   const part = `${specName}-${target}`
     .toLowerCase()
-    .replace(/[^a-z0-9._-]+/g, '-')
-    .replace(/^[^a-z0-9]+/, '')
-    .replace(/[^a-z0-9]+$/, '');
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
   return `repro/${part || 'target'}`;
 }
 
