@@ -53,6 +53,8 @@ export interface DockerConfig {
 
 export const MANAGED_LABEL = 'org.repro.managed';
 export const TARGET_LABEL = 'org.repro.target';
+/** Set on snapshot images (by the engine's labels): what marks an image as a repro snapshot. */
+const SNAPSHOT_LABEL = 'org.repro.snapshot';
 
 const EXEC_ENV = ['LC_ALL=C', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'];
 
@@ -566,6 +568,12 @@ export const dockerProvider = {
     const info = await findContainer(docker, config, binding, io);
     if (!info) throw notCreated(config);
     const repo = snapshotRepo(specName, target);
+    // `--force` with a name already taken: the tag moves to the new image; the old one is removed
+    // below when it was a repro snapshot that nothing else (a tag, a container) still uses.
+    const previous = await docker
+      .getImage(`${repo}:${name}`)
+      .inspect()
+      .catch(() => undefined);
     io.notify('progress', `committing container ${config.container} as ${repo}:${name}`);
     let id: string;
     try {
@@ -584,6 +592,17 @@ export const dockerProvider = {
         'docker.commit',
         `docker commit of ${config.container} returned no image id`,
       );
+    if (previous && previous.Id !== id && previous.Config?.Labels?.[SNAPSHOT_LABEL] !== undefined) {
+      await docker
+        .getImage(previous.Id)
+        .remove()
+        .catch(() =>
+          io.notify(
+            'info',
+            `the replaced snapshot image ${previous.Id.slice(0, 19)} is still in use; kept`,
+          ),
+        );
+    }
     return { name, kind: 'docker-image', ref: id, tag: `${repo}:${name}` } satisfies SnapshotRecord;
   },
 

@@ -243,6 +243,23 @@ os:
     }
     assert.notEqual((await run(['docker', 'inspect', ghost])).code, 0, 'ghost was not created');
   });
+
+  await step('--force replaces a snapshot: the tag moves, state keeps one record', async () => {
+    const oldId = atSnapshot!.snapshots![0]!.ref;
+    images.push(oldId); // still used by the containers made from it, so kept until `after`
+    expectCode(await dockerSh(box, 'touch /after-first'), 0, 'touch');
+    expectCode(await r(['-t', 'box', 'snapshot', 'first', '--force']), 0, 'snapshot --force');
+    const state = await readStateJson(dir, 'box');
+    const id = (await run(['docker', 'image', 'inspect', '-f', '{{.Id}}', image])).stdout.trim();
+    images.push(id);
+    assert.notEqual(id, oldId);
+    assert.deepEqual(
+      state.snapshots?.map((x) => [x.name, x.ref]),
+      [['first', id]],
+    );
+    const inNew = await run(['docker', 'run', '--rm', id, 'test', '-e', '/after-first']);
+    assert.equal(inNew.code, 0, 'the new image has the change made after the first snapshot');
+  });
 });
 
 test('chroot: tarball snapshot (sha256, no mounts inside), reset, from_snapshot, exec', async (t) => {
