@@ -126,6 +126,14 @@ export async function snapshotTarget(
   const lock = await lockState(ws.statePath, 'repro snapshot');
   try {
     const state = await boundState(ws);
+    if (state.pending && state.pending.length > 0) {
+      // Their state on the target is unknown; a reset to this snapshot could not say what it is.
+      throw new ReproError(
+        'snapshot.pending',
+        `the last apply on target ${ws.target.name} was interrupted while changing ${state.pending.join(', ')}; refusing to snapshot a half-applied target`,
+        { hint: 'run `repro apply` to finish it, then snapshot' },
+      );
+    }
     const name = opts.name ?? defaultSnapshotName(state);
     const replaced = state.snapshots?.find((s) => s.name === name);
     if (replaced && !opts.force) {

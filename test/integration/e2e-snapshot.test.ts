@@ -343,6 +343,20 @@ ${resources(`targets:
     assert.equal(await readFile(join(dir, 'state', 'box.json'), 'utf8'), before);
   });
 
+  await step('a half-applied target (state has pending) is not snapshotted', async () => {
+    const path = join(dir, 'state', 'box.json');
+    const text = await readFile(path, 'utf8');
+    const pending = { ...(JSON.parse(text) as object), pending: ['env:FOO'] };
+    await writeFile(path, JSON.stringify(pending));
+    try {
+      const out = expectCode(await r(['-t', 'box', 'snapshot', 'half']), 1, 'snapshot');
+      assert.match(out.stderr, /interrupted while changing env:FOO; refusing to snapshot/);
+      assert.equal(existsSync(join(dir, '.repro/snapshots/box/half.tar.gz')), false);
+    } finally {
+      await writeFile(path, text);
+    }
+  });
+
   await step('stop/start are not applicable to a chroot', async () => {
     for (const verb of ['stop', 'start']) {
       const out = expectCode(await r(['-t', 'box', verb]), 1, verb);
