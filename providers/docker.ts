@@ -433,15 +433,24 @@ class DockerConnection implements Connection {
     } else {
       this.docker.modem.demuxStream(socket, process.stdout, process.stderr);
     }
+    // The reader of our stdout went away (`repro exec -- cat big | head`): end the session and
+    // exit as the left side of a shell pipeline would, of SIGPIPE (128 + 13), instead of crashing.
+    let readerGone = false;
+    const onStdoutError = () => {
+      readerGone = true;
+      socket.destroy();
+    };
+    process.stdout.on('error', onStdoutError);
     const unpipe = pipeAttachedStdio(socket, opts.tty);
     try {
       await done;
     } finally {
       unpipe();
       process.stdout.off('resize', resize);
+      process.stdout.off('error', onStdoutError);
       socket.destroy();
     }
-    return this.exitCode(exec);
+    return readerGone ? 141 : this.exitCode(exec);
   }
 
   /** Writes stdin, half-closes, and collects the demultiplexed output until the daemon closes. */
