@@ -201,6 +201,16 @@ os:
     // stdin reaches the command, and its end is an EOF
     const cat = await repro(dir, ['-t', 'box', 'exec', '--', 'wc', '-c']);
     assert.equal(cat.stdout.trim(), '0');
+    // A reader that stops early: repro ends like the left side of a pipeline, of SIGPIPE.
+    const piped = await run(
+      [
+        'bash',
+        '-c',
+        `'${process.execPath}' '${CLI}' -t box exec -- seq 1 1000000 | head -2; echo "\${PIPESTATUS[0]}"`,
+      ],
+      { cwd: dir },
+    );
+    assert.equal(piped.stdout, '1\n2\n141\n', piped.stderr);
     assert.equal(await readFile(join(dir, 'state', 'box.json'), 'utf8'), before);
   });
 
