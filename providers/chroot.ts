@@ -586,7 +586,9 @@ export const chrootProvider = {
     const root = rootOf(config, binding, specDir);
     await restoreRoot(file, root, io);
     const s = settings(config);
-    return { path: root, created: binding['created'] === true, suite: s.suite, variant: s.variant };
+    // No binding: the target was destroyed (or never bound) and this reset made the root.
+    const created = binding['created'] === true || binding['path'] === undefined;
+    return { path: root, created, suite: s.suite, variant: s.variant };
   },
 
   async destroy(config, { binding, io, specDir }): Promise<boolean> {

@@ -188,11 +188,13 @@ export async function resetTarget(ws: Workspace, opts: ResetOptions): Promise<Re
   const provider = await hookProvider(ws, 'reset');
   const lock = await lockState(ws.statePath, 'repro reset');
   try {
-    const state = await boundState(ws);
+    // A destroyed target (binding null) keeps its snapshots: reset makes it again from one.
+    const state = await readTargetState(ws);
+    if (!state) throw notCreatedError(ws);
     const snapshot = findSnapshot(state, opts.name, ws.statePath);
     if (!(await opts.confirm(snapshot, state))) return { snapshot, aborted: true };
     const binding = await provider.reset!(ws.target.config, {
-      binding: state.target.binding,
+      binding: state.target.binding ?? {},
       snapshot,
       io: ws.opts.io,
       specDir: ws.spec.dir,

@@ -270,6 +270,21 @@ os:
     const inNew = await run(['docker', 'run', '--rm', id, 'test', '-e', '/after-first']);
     assert.equal(inNew.code, 0, 'the new image has the change made after the first snapshot');
   });
+
+  await step('destroy keeps the snapshots; reset makes the target again from one', async () => {
+    expectCode(await r(['-t', 'box', 'destroy', '--auto-approve']), 0, 'destroy');
+    assert.notEqual((await run(['docker', 'inspect', box])).code, 0, 'container removed');
+    const destroyed = await readStateJson(dir, 'box');
+    assert.equal(destroyed.target.binding, null);
+    assert.equal(destroyed.snapshots?.length, 1);
+    expectCode(await r(['-t', 'box', 'reset', '--auto-approve']), 0, 'reset after destroy');
+    const img = (await run(['docker', 'inspect', '-f', '{{.Image}}', box])).stdout.trim();
+    assert.equal(img, destroyed.snapshots![0]!.ref);
+    assert.equal((await dockerSh(box, "dpkg-query -W -f='${Version}' jq")).stdout, JQ);
+    const state = await readStateJson(dir, 'box');
+    assert.deepEqual(state.resources, destroyed.snapshots![0]!.resources);
+    assert.match(expectCode(await r(['-t', 'box', 'plan']), 0, 'plan').stdout, /^No changes\./);
+  });
 });
 
 test('chroot: tarball snapshot (sha256, no mounts inside), reset, from_snapshot, exec', async (t) => {
