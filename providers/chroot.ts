@@ -460,7 +460,16 @@ async function restoreRoot(file: string, root: string, io: IoHost): Promise<void
   if (existsSync(root)) {
     await unmountAllBelow(root);
     const old = join(parent, `.${basename(root)}.repro-old-${process.pid}`);
-    await rename(root, old);
+    try {
+      await rename(root, old);
+    } catch (e) {
+      await removeRootTree(staging);
+      throw new ReproError(
+        'chroot.restore',
+        `cannot move ${root} aside to restore the snapshot: ${(e as Error).message}`,
+        { hint: 'is the root itself a mount point? Restore needs a plain directory', cause: e },
+      );
+    }
     await rename(staging, root);
     await removeRootTree(old);
   } else {
