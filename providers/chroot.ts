@@ -9,10 +9,30 @@
 //   the root's /dev never propagates back into the host's /dev;
 // - mount targets are checked to be real directories inside the root: a root whose `dev` is a
 //   symlink to a host path would otherwise make us mount over that host path;
-// - destroy removes only a root repro bootstrapped, and only once nothing is mounted below it.
-import { existsSync } from 'node:fs';
-import { copyFile, lstat, mkdir, readdir, realpath, unlink } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+// - destroy removes only a root repro bootstrapped, and only once nothing is mounted below it;
+// - a snapshot is a gzipped tar of the root with numeric owners and xattrs that never descends
+//   into what is mounted below it (/proc, /dev, /dev/pts, anything else); it is written beside
+//   the spec under .repro/snapshots/<target>/ through a temporary name and renamed when complete,
+//   with its sha256 recorded in state and in a `<file>.sha256` sidecar (sha256sum format);
+// - restoring a snapshot (reset, `from_snapshot`) checks the sha256 first, extracts into a new
+//   directory beside the root and only then swaps it in, so a failed extraction leaves the old
+//   root as it was.
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import {
+  copyFile,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ReproError } from '../src/core/errors.js';
 import type { IoHost } from '../src/core/io.js';
 import {
@@ -23,9 +43,18 @@ import {
   runDebootstrap,
   writePolicyRcD,
 } from './debootstrap.js';
-import { isMountPoint, removeRootTree, unmount, unmountSync } from './mounts.js';
+import { spawnAttached } from './attach.js';
+import {
+  isMountPoint,
+  mountsBelow,
+  removeRootTree,
+  unmount,
+  unmountAllBelow,
+  unmountSync,
+} from './mounts.js';
 import { runHostTool, runProcess, SpawnError } from './process.js';
 import type {
+  AttachOptions,
   Connected,
   Connection,
   ExecOptions,
@@ -40,6 +69,10 @@ export interface ChrootConfig {
   readonly suite?: string;
   readonly variant?: string;
   readonly mirror?: string;
+  /** A tarball made by `repro snapshot` to make a missing root from, instead of debootstrap. */
+  readonly from_snapshot?: string;
+  /** Its expected sha256 (hex); without it, the `<tarball>.sha256` sidecar is used when present. */
+  readonly from_snapshot_sha256?: string;
 }
 
 /** The environment every command sees inside the root: no host variables leak in. */
@@ -248,11 +281,199 @@ class ChrootConnection implements Connection {
     }
   }
 
+  /**
+   * Runs argv in the root with this process's stdio inherited (the terminal stays a terminal).
+   * While it runs, ^C belongs to the command: the handler that unmounts on SIGINT is set aside,
+   * else a ^C typed in `repro shell` would pull /proc from under the shell.
+   */
+  async attach(argv: readonly string[], opts: AttachOptions): Promise<number> {
+    if (this.closed)
+      throw new ReproError('connection.closed', `attach on closed ${this.description}`);
+    if (argv.length === 0) throw new ReproError('exec.empty', 'attach called with an empty argv');
+    const env: NodeJS.ProcessEnv = { PATH: CHROOT_ENV['PATH'], HOME: '/root' };
+    if (opts.tty || process.env['TERM']) env['TERM'] = process.env['TERM'] || 'xterm';
+    const held = process.listeners('SIGINT').includes(onSignal);
+    if (held) process.off('SIGINT', onSignal);
+    try {
+      return await spawnAttached('chroot', [this.root, ...argv], env);
+    } finally {
+      if (held && rootMounts.size > 0) process.on('SIGINT', onSignal);
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (!this.holdsMounts) return;
     this.holdsMounts = false;
     await releaseMounts(this.root);
+  }
+}
+
+function notCreated(root: string): ReproError {
+  return new ReproError('target.missing', `chroot ${root} does not exist (no bin/sh in it)`, {
+    hint: 'run `repro apply` to create it',
+  });
+}
+
+function rootOf(config: ChrootConfig, binding: TargetBinding, specDir: string): string {
+  return typeof binding['path'] === 'string' ? binding['path'] : resolveRoot(config, specDir);
+}
+
+/** A path as state records it: relative to the spec's directory when inside it. */
+function recordedPath(file: string, specDir: string): string {
+  const rel = relative(specDir, file);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
+}
+
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Checks a tarball against the sha256 expected for it; a mismatch is refused. */
+async function verifyTarball(file: string, expected: string | undefined): Promise<void> {
+  if (!existsSync(file)) {
+    throw new ReproError('chroot.snapshot-missing', `snapshot tarball ${file} does not exist`, {
+      hint: 'restore it (it lives beside the spec under .repro/snapshots/), or take a new snapshot',
+    });
+  }
+  if (!expected) return;
+  const actual = await sha256File(file);
+  if (actual !== expected) {
+    throw new ReproError(
+      'chroot.snapshot-corrupt',
+      `snapshot tarball ${file} has sha256 ${actual}, expected ${expected}`,
+      { hint: 'the file was changed or truncated since the snapshot; restore it from a copy' },
+    );
+  }
+}
+
+/** The sha256 to expect for `from_snapshot`: the config's, else the sidecar's, else none. */
+async function expectedSha256(config: ChrootConfig, file: string): Promise<string | undefined> {
+  if (config.from_snapshot_sha256) return config.from_snapshot_sha256;
+  try {
+    return /^[0-9a-f]{64}/.exec(await readFile(`${file}.sha256`, 'utf8'))?.[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Tars `root` into `file` (gzip, numeric owners, xattrs), hashing the bytes as they are written.
+ * Nothing mounted below the root is entered: its mount points are kept, their content excluded.
+ */
+async function tarRoot(root: string, file: string, io: IoHost): Promise<string> {
+  const real = await realpath(root);
+  const excluded = new Set(['proc', 'sys', ...mountsBelow(real).map((p) => relative(real, p))]);
+  const args = [
+    '--create',
+    '--gzip',
+    '--numeric-owner',
+    '--xattrs',
+    '--xattrs-include=*',
+    '--one-file-system',
+    '--anchored',
+    ...[...excluded].sort().map((rel) => `--exclude=./${rel}/*`),
+    '-C',
+    real,
+    '.',
+  ];
+  const partial = `${file}.partial-${process.pid}`;
+  io.notify('progress', `writing ${file}`);
+  const hash = createHash('sha256');
+  try {
+    await new Promise<void>((resolvePromise, reject) => {
+      const tar = spawn('tar', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const out = createWriteStream(partial);
+      let stderr = '';
+      let exit: number | undefined;
+      let flushed = false;
+      const settle = () => {
+        if (exit === undefined || !flushed) return;
+        if (exit > 1)
+          reject(
+            new ReproError(
+              'chroot.snapshot',
+              `tar of ${real} failed (exit ${exit}): ${stderr.trim().split('\n').slice(-5).join('\n')}`,
+            ),
+          );
+        else {
+          if (exit === 1)
+            io.notify('warn', `tar: some files changed while the root was read: ${stderr.trim()}`);
+          resolvePromise();
+        }
+      };
+      tar.on('error', (e) =>
+        reject(new ReproError('host.tool-missing', `cannot run tar: ${e.message}`, { cause: e })),
+      );
+      tar.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      tar.stdout.on('data', (b: Buffer) => hash.update(b));
+      tar.stdout.pipe(out);
+      out.on('error', reject);
+      out.on('finish', () => {
+        flushed = true;
+        settle();
+      });
+      tar.on('close', (c) => {
+        exit = c ?? 2;
+        settle();
+      });
+    });
+    await rename(partial, file);
+  } catch (e) {
+    await rm(partial, { force: true });
+    throw e;
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * Replaces `root` by the content of `file`: extracts beside it, then swaps. The old root (with
+ * whatever is mounted below it unmounted first) is removed only once the new one is in place.
+ */
+async function restoreRoot(file: string, root: string, io: IoHost): Promise<void> {
+  const parent = dirname(root);
+  await mkdir(parent, { recursive: true });
+  const staging = join(parent, `.${basename(root)}.repro-new-${process.pid}`);
+  await removeRootTree(staging);
+  await mkdir(staging);
+  io.notify('progress', `extracting ${file}`);
+  try {
+    await runHostTool('tar', [
+      '--extract',
+      '--gzip',
+      '--numeric-owner',
+      '--same-owner',
+      '--preserve-permissions',
+      '--xattrs',
+      '--xattrs-include=*',
+      '-f',
+      file,
+      '-C',
+      staging,
+    ]);
+  } catch (e) {
+    await removeRootTree(staging);
+    throw e;
+  }
+  if (existsSync(root)) {
+    await unmountAllBelow(root);
+    const old = join(parent, `.${basename(root)}.repro-old-${process.pid}`);
+    try {
+      await rename(root, old);
+    } catch (e) {
+      await removeRootTree(staging);
+      throw new ReproError(
+        'chroot.restore',
+        `cannot move ${root} aside to restore the snapshot: ${(e as Error).message}`,
+        { hint: 'is the root itself a mount point? Restore needs a plain directory', cause: e },
+      );
+    }
+    await rename(staging, root);
+    await removeRootTree(old);
+  } else {
+    await rename(staging, root);
   }
 }
 
@@ -290,10 +511,20 @@ export const chrootProvider = {
         `chroot: mirror ${JSON.stringify(config.mirror)} must be an http(s):// or file:// URL`,
       );
     }
+    if (config.from_snapshot !== undefined && !config.from_snapshot.trim()) {
+      errors.push('chroot: `from_snapshot` must not be empty');
+    }
+    if (
+      config.from_snapshot_sha256 !== undefined &&
+      !/^[0-9a-f]{64}$/.test(config.from_snapshot_sha256)
+    ) {
+      errors.push('chroot: `from_snapshot_sha256` must be 64 lower-case hex digits');
+    }
     return errors;
   },
 
   describeCreate(config: ChrootConfig): string {
+    if (config.from_snapshot) return `chroot at ${config.path}: extract ${config.from_snapshot}`;
     const s = settings(config);
     return `chroot at ${config.path}: debootstrap --variant=${s.variant} ${s.suite} from ${s.mirror}`;
   },
@@ -312,7 +543,13 @@ export const chrootProvider = {
         );
       }
       if (!create) return undefined;
-      await bootstrapRoot(root, config, io);
+      if (config.from_snapshot) {
+        const file = resolve(specDir, config.from_snapshot);
+        await verifyTarball(file, await expectedSha256(config, file));
+        await restoreRoot(file, root, io);
+      } else {
+        await bootstrapRoot(root, config, io);
+      }
       created = true;
     }
     const connection = new ChrootConnection(await realpath(root));
@@ -325,6 +562,42 @@ export const chrootProvider = {
       variant: s.variant,
     };
     return { connection, binding: bindingOut, created };
+  },
+
+  async snapshot(config, { binding, name, target, io, specDir }) {
+    const root = rootOf(config, binding, specDir);
+    if (!hasShell(root)) throw notCreated(root);
+    const dir = join(specDir, '.repro', 'snapshots', target);
+    const file = join(dir, `${name}.tar.gz`);
+    const realRoot = await realpath(root);
+    if (`${resolve(dir)}${sep}`.startsWith(`${realRoot}${sep}`)) {
+      throw new ReproError(
+        'chroot.snapshot-inside',
+        `the snapshot directory ${dir} is inside the root ${root}; the tarball would contain itself`,
+        { hint: 'keep the spec outside the chroot root' },
+      );
+    }
+    await mkdir(dir, { recursive: true });
+    const sha256 = await tarRoot(root, file, io);
+    await writeFile(`${file}.sha256`, `${sha256}  ${basename(file)}\n`);
+    return { name, kind: 'tarball' as const, ref: recordedPath(file, specDir), sha256 };
+  },
+
+  async reset(config, { binding, snapshot, io, specDir }): Promise<TargetBinding> {
+    if (snapshot.kind !== 'tarball') {
+      throw new ReproError(
+        'snapshot.kind',
+        `snapshot ${snapshot.name} is a ${snapshot.kind}, not a tarball`,
+      );
+    }
+    const file = resolve(specDir, snapshot.ref);
+    await verifyTarball(file, snapshot.sha256);
+    const root = rootOf(config, binding, specDir);
+    await restoreRoot(file, root, io);
+    const s = settings(config);
+    // No binding: the target was destroyed (or never bound) and this reset made the root.
+    const created = binding['created'] === true || binding['path'] === undefined;
+    return { path: root, created, suite: s.suite, variant: s.variant };
   },
 
   async destroy(config, { binding, io, specDir }): Promise<boolean> {

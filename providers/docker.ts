@@ -5,6 +5,8 @@
 // Invariants:
 // - what repro creates carries the label org.repro.managed=true; destroy never removes a
 //   container without it unless the state says repro created that very container (same id);
+// - a snapshot is `docker commit` to `repro/<spec>-<target>:<name>`; reset replaces the container
+//   by one of the same name and labels made from that image (by id, so a moved tag cannot swap it);
 // - exec attaches stdin on a hijacked connection, writes the whole input then half-closes the
 //   socket (the daemon then closes the process's stdin, so `sh -s` sees EOF), reads the
 //   multiplexed stdout/stderr until the daemon closes, then asks the daemon for the exit code.
@@ -27,12 +29,15 @@ import {
 } from './debootstrap.js';
 import { parseSshUrl } from './docker-ssh.js';
 import { removeRootTree } from './mounts.js';
+import { pipeAttachedStdio } from './attach.js';
 import type {
+  AttachOptions,
   Connected,
   Connection,
   ExecOptions,
   ExecResult,
   Provider,
+  SnapshotRecord,
   TargetBinding,
 } from './types.js';
 
@@ -53,6 +58,8 @@ export interface DockerConfig {
 
 export const MANAGED_LABEL = 'org.repro.managed';
 export const TARGET_LABEL = 'org.repro.target';
+/** Set on snapshot images (by the engine's labels): what marks an image as a repro snapshot. */
+const SNAPSHOT_LABEL = 'org.repro.snapshot';
 
 const EXEC_ENV = ['LC_ALL=C', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'];
 
@@ -124,6 +131,20 @@ async function createClient(config: DockerConfig, opts: ClientOptions): Promise<
     return { docker: c.docker, remote: c.binding, close: c.close };
   }
   return { docker: await createLocalClient(), remote: {}, close: async () => {} };
+}
+
+/** Runs `fn` with a client for the target's daemon, released afterwards. */
+async function withClient<T>(
+  config: DockerConfig,
+  opts: ClientOptions,
+  fn: (client: Client) => Promise<T>,
+): Promise<T> {
+  const client = await createClient(config, opts);
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
 }
 
 async function createLocalClient(): Promise<DockerClient> {
@@ -297,17 +318,19 @@ async function createContainer(
   docker: DockerClient,
   config: DockerConfig,
   io: IoHost,
+  from?: { image: string; labels: Readonly<Record<string, string>> },
 ): Promise<ContainerInfo> {
-  await ensureImage(docker, config, io);
-  io.notify('progress', `creating container ${config.container} from ${config.image}`);
+  if (!from) await ensureImage(docker, config, io);
+  const image = from?.image ?? config.image;
+  io.notify('progress', `creating container ${config.container} from ${image}`);
   let container: Dockerode.Container;
   try {
     container = await docker.createContainer({
       name: config.container,
-      Image: config.image,
+      Image: image,
       Cmd: KEEPALIVE_CMD,
       WorkingDir: '/',
-      Labels: { [MANAGED_LABEL]: 'true', [TARGET_LABEL]: config.container },
+      Labels: { ...from?.labels, [MANAGED_LABEL]: 'true', [TARGET_LABEL]: config.container },
       HostConfig: { Init: true },
     });
   } catch (e) {
@@ -333,6 +356,36 @@ async function ensureRunning(docker: DockerClient, info: ContainerInfo): Promise
   } catch (e) {
     throw dockerError(e, `starting container ${info.Name.slice(1)}`);
   }
+}
+
+/** What state records about a container; connect and reset return the same shape. */
+function bindingOf(config: DockerConfig, info: ContainerInfo): TargetBinding {
+  return {
+    container_id: info.Id,
+    container_name: config.container,
+    image: config.image,
+    image_id: info.Image,
+    created: info.Config.Labels?.[MANAGED_LABEL] === 'true',
+  };
+}
+
+function notCreated(config: DockerConfig): ReproError {
+  return new ReproError('target.missing', `container ${config.container} does not exist`, {
+    hint: 'run `repro apply` to create it',
+  });
+}
+
+/**
+ * The image repository for a target's snapshots: `repro/<spec>-<target>`, lower-cased, every run
+ * of characters other than letters and digits made one '-' (always a valid separator in a Docker
+ * repository name, where `..` or `_-` would not be).
+ */
+export function snapshotRepo(specName: string, target: string): string {
+  const part = `${specName}-${target}`
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
+  return `repro/${part || 'target'}`;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -387,6 +440,70 @@ class DockerConnection implements Connection {
       // daemon keeps open, holding this process alive.
       socket.destroy();
     }
+  }
+
+  /**
+   * `repro exec` / `repro shell`: this process's stdin, stdout and stderr on an exec of `argv`.
+   * With a TTY the stream is raw (stdin in raw mode, resized with the terminal); without, it is
+   * multiplexed and split back onto stdout and stderr. Resolves to the exec's exit code.
+   */
+  async attach(argv: readonly string[], opts: AttachOptions): Promise<number> {
+    if (this.closed)
+      throw new ReproError('connection.closed', `attach on closed ${this.description}`);
+    if (argv.length === 0) throw new ReproError('exec.empty', 'attach called with an empty argv');
+    const env = [...EXEC_ENV.filter((e) => !e.startsWith('LC_ALL=')), 'HOME=/root'];
+    if (opts.tty) env.push(`TERM=${process.env['TERM'] || 'xterm'}`);
+    let exec: Dockerode.Exec;
+    let socket: Duplex;
+    try {
+      exec = await this.container.exec({
+        Cmd: [...argv],
+        AttachStdin: true,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: opts.tty,
+        Env: env,
+        User: '0',
+        WorkingDir: '/root',
+      });
+      socket = await exec.start({ hijack: true, stdin: true, Tty: opts.tty });
+    } catch (e) {
+      throw dockerError(e, `exec in ${this.description}`);
+    }
+    const resize = () => {
+      const { columns, rows } = process.stdout;
+      if (columns && rows) exec.resize({ h: rows, w: columns }).catch(() => {});
+    };
+    const done = new Promise<void>((resolve) => {
+      socket.on('end', resolve);
+      socket.on('close', resolve);
+      socket.on('error', () => resolve());
+    });
+    if (opts.tty) {
+      socket.on('data', (b: Buffer) => process.stdout.write(b));
+      resize();
+      process.stdout.on('resize', resize);
+    } else {
+      this.docker.modem.demuxStream(socket, process.stdout, process.stderr);
+    }
+    // The reader of our stdout went away (`repro exec -- cat big | head`): end the session and
+    // exit as the left side of a shell pipeline would, of SIGPIPE (128 + 13), instead of crashing.
+    let readerGone = false;
+    const onStdoutError = () => {
+      readerGone = true;
+      socket.destroy();
+    };
+    process.stdout.on('error', onStdoutError);
+    const unpipe = pipeAttachedStdio(socket, opts.tty);
+    try {
+      await done;
+    } finally {
+      unpipe();
+      process.stdout.off('resize', resize);
+      process.stdout.off('error', onStdoutError);
+      socket.destroy();
+    }
+    return readerGone ? 141 : this.exitCode(exec);
   }
 
   /** Writes stdin, half-closes, and collects the demultiplexed output until the daemon closes. */
@@ -515,6 +632,119 @@ export const dockerProvider = {
       await client.close();
       throw e;
     }
+  },
+
+  async snapshot(config, opts) {
+    const { binding, name, specName, target, labels, io } = opts;
+    return withClient(config, opts, async ({ docker }) => {
+      const info = await findContainer(docker, config, binding, io);
+      if (!info) throw notCreated(config);
+      const repo = snapshotRepo(specName, target);
+      // `--force` with a name already taken: the tag moves to the new image; the old one is removed
+      // below when it was a repro snapshot that nothing else (a tag, a container) still uses.
+      const previous = await docker
+        .getImage(`${repo}:${name}`)
+        .inspect()
+        .catch(() => undefined);
+      io.notify('progress', `committing container ${config.container} as ${repo}:${name}`);
+      let id: string;
+      try {
+        const res = (await docker.getContainer(info.Id).commit({
+          repo,
+          tag: name,
+          comment: `repro snapshot ${name} of target ${target}`,
+          changes: Object.entries(labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`),
+        })) as { Id?: string };
+        id = res.Id ?? (await imageIdOf(docker, `${repo}:${name}`)) ?? '';
+      } catch (e) {
+        throw dockerError(e, `committing container ${config.container}`);
+      }
+      if (!id)
+        throw new ReproError(
+          'docker.commit',
+          `docker commit of ${config.container} returned no image id`,
+        );
+      if (
+        previous &&
+        previous.Id !== id &&
+        previous.Config?.Labels?.[SNAPSHOT_LABEL] !== undefined
+      ) {
+        await docker
+          .getImage(previous.Id)
+          .remove()
+          .catch(() =>
+            io.notify(
+              'info',
+              `the replaced snapshot image ${previous.Id.slice(0, 19)} is still in use; kept`,
+            ),
+          );
+      }
+      return {
+        name,
+        kind: 'docker-image',
+        ref: id,
+        tag: `${repo}:${name}`,
+      } satisfies SnapshotRecord;
+    });
+  },
+
+  async reset(config, opts): Promise<TargetBinding> {
+    const { binding, snapshot, io } = opts;
+    return withClient(config, opts, async ({ docker, remote }) => {
+      // By id: the tag may have been moved since; the id is what was recorded.
+      const imageId = await imageIdOf(docker, snapshot.ref);
+      if (!imageId) {
+        throw new ReproError(
+          'docker.snapshot-missing',
+          `the image of snapshot ${snapshot.name} (${snapshot.tag ?? snapshot.ref}, ${snapshot.ref.slice(0, 19)}) is not on the Docker daemon`,
+          {
+            hint: 'it was removed (docker rmi / image prune); take a new snapshot after the next apply',
+          },
+        );
+      }
+      const old = await findContainer(docker, config, binding, io);
+      const labels: Record<string, string> = { ...old?.Config.Labels };
+      if (old) {
+        io.notify('progress', `removing container ${config.container} (${old.Id.slice(0, 12)})`);
+        try {
+          await docker.getContainer(old.Id).remove({ force: true });
+        } catch (e) {
+          if (statusOf(e) !== 404) throw dockerError(e, `removing container ${config.container}`);
+        }
+      }
+      const info = await createContainer(docker, config, io, { image: imageId, labels });
+      return { ...bindingOf(config, info), ...remote };
+    });
+  },
+
+  async stop(config, opts): Promise<void> {
+    const { binding, io } = opts;
+    return withClient(config, opts, async ({ docker }) => {
+      const info = await findContainer(docker, config, binding, io);
+      if (!info) throw notCreated(config);
+      if (!info.State.Running) {
+        io.notify('info', `container ${config.container} is already stopped`);
+        return;
+      }
+      try {
+        await docker.getContainer(info.Id).stop();
+      } catch (e) {
+        if (statusOf(e) !== 304) throw dockerError(e, `stopping container ${config.container}`);
+      }
+    });
+  },
+
+  async start(config, opts): Promise<void> {
+    const { binding, io } = opts;
+    return withClient(config, opts, async ({ docker }) => {
+      const info = await findContainer(docker, config, binding, io);
+      if (!info) throw notCreated(config);
+      if (info.State.Running && !info.State.Paused) {
+        io.notify('info', `container ${config.container} is already running`);
+        return;
+      }
+      await ensureRunning(docker, info);
+    });
   },
 
   async destroy(config, opts): Promise<boolean> {

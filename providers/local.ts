@@ -5,8 +5,16 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { ReproError } from '../src/core/errors.js';
+import { spawnAttached } from './attach.js';
 import { runProcess, SpawnError } from './process.js';
-import type { Connected, Connection, ExecOptions, ExecResult, Provider } from './types.js';
+import type {
+  AttachOptions,
+  Connected,
+  Connection,
+  ExecOptions,
+  ExecResult,
+  Provider,
+} from './types.js';
 
 /** `local` takes no settings; the type is open so future options do not break the contract. */
 export type LocalConfig = Record<string, never>;
@@ -44,6 +52,16 @@ class LocalConnection implements Connection {
       }
       throw e;
     }
+  }
+
+  /** The terminal is this process's own: stdio is inherited whether or not `tty` is asked. */
+  async attach(argv: readonly string[], _opts: AttachOptions): Promise<number> {
+    if (this.closed)
+      throw new ReproError('connection.closed', 'attach on a closed local connection');
+    const [program, ...args] = argv;
+    if (program === undefined)
+      throw new ReproError('exec.empty', 'attach called with an empty argv');
+    return spawnAttached(program, args, process.env);
   }
 
   async close(): Promise<void> {

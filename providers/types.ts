@@ -103,6 +103,9 @@ export interface SnapshotOptions {
   readonly binding: TargetBinding;
   /** The snapshot's name (`repro snapshot NAME`); unique within the target's state. */
   readonly name: string;
+  /** The spec's `name` and the target's name, for naming what the snapshot creates. */
+  readonly specName: string;
+  readonly target: string;
   readonly io: IoHost;
   readonly specDir: string;
   /** Extra labels/tags to put on the snapshot (target name, lineage). */

@@ -8,15 +8,27 @@ import { stats } from '../engine/target.js';
 import * as apply from './commands/apply.js';
 import * as destroy from './commands/destroy.js';
 import * as drift from './commands/drift.js';
+import * as exec from './commands/exec.js';
 import * as graph from './commands/graph.js';
 import * as init from './commands/init.js';
 import * as plan from './commands/plan.js';
+import * as reset from './commands/reset.js';
+import * as shell from './commands/shell.js';
 import * as show from './commands/show.js';
+import * as snapshot from './commands/snapshot.js';
+import * as start from './commands/start.js';
+import * as stop from './commands/stop.js';
 import * as validate from './commands/validate.js';
 
-/** Accepts Terraform's single-dash long options (`-out=FILE`, `-auto-approve`) too. */
+/**
+ * Accepts Terraform's single-dash long options (`-out=FILE`, `-auto-approve`) too. Nothing after
+ * `--` is touched: that is a command for the target (`repro exec -- sh -lc …`).
+ */
 export function normalizeArgv(argv: readonly string[]): string[] {
-  return argv.map((a) => (/^-[a-z][a-z-]+(=.*)?$/.test(a) ? `-${a}` : a));
+  const end = argv.indexOf('--');
+  return argv.map((a, i) =>
+    (end < 0 || i < end) && /^-[a-z][a-z-]+(=.*)?$/.test(a) ? `-${a}` : a,
+  );
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -42,7 +54,22 @@ export async function main(argv: readonly string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError('(run `repro --help` for usage)');
-  for (const m of [init, validate, plan, apply, drift, destroy, show, graph])
+  for (const m of [
+    init,
+    validate,
+    plan,
+    apply,
+    drift,
+    destroy,
+    show,
+    graph,
+    snapshot,
+    reset,
+    stop,
+    start,
+    exec,
+    shell,
+  ])
     m.register(program, cli);
   try {
     await program.parseAsync(normalizeArgv(argv), { from: 'user' });

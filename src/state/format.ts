@@ -2,7 +2,7 @@
 // repro did to the target. Readers upgrade older formats through a chain of small upgraders and
 // refuse newer ones; the format's single source is schemas/state.schema.json.
 import type { Address, Attrs, ManagerKind } from '../core/types.js';
-import type { ProviderKind, TargetBinding } from '../../providers/types.js';
+import type { ProviderKind, SnapshotRecord, TargetBinding } from '../../providers/types.js';
 
 export const STATE_FORMAT_VERSION = 1;
 
@@ -16,6 +16,19 @@ export interface StateResource {
    * uninstalling it.
    */
   readonly adopted?: boolean;
+}
+
+/**
+ * A snapshot as the state records it: what the provider saved (image, tarball, AMI) plus what the
+ * state said about the target at that moment, so that `repro reset` can restore both together.
+ * No timestamp (state stays deterministic): `serial` orders snapshots in time.
+ */
+export interface StateSnapshot extends SnapshotRecord {
+  /** The state's serial when the snapshot was taken; the highest is the latest snapshot. */
+  readonly serial: number;
+  /** The spec digest and resources recorded at that moment; reset writes them back. */
+  readonly spec_digest: string;
+  readonly resources: Readonly<Record<Address, StateResource>>;
 }
 
 export interface StateFile {
@@ -38,4 +51,6 @@ export interface StateFile {
    * changing. The next refresh re-reads them; they are never mistaken for pre-existing resources.
    */
   readonly pending?: readonly Address[];
+  /** Snapshots of the target (`repro snapshot`), sorted by name; absent when there are none. */
+  readonly snapshots?: readonly StateSnapshot[];
 }

@@ -79,6 +79,26 @@ export function parseState(text: string, path: string): StateFile {
       }
     }
   }
+  const snapshots = obj['snapshots'];
+  if (snapshots !== undefined) {
+    if (!Array.isArray(snapshots)) problems.push('snapshots');
+    else {
+      snapshots.forEach((sn: unknown, i) => {
+        const r = sn as Record<string, unknown> | null;
+        if (
+          !r ||
+          typeof r['name'] !== 'string' ||
+          typeof r['kind'] !== 'string' ||
+          typeof r['ref'] !== 'string' ||
+          typeof r['serial'] !== 'number' ||
+          !r['resources'] ||
+          typeof r['resources'] !== 'object'
+        ) {
+          problems.push(`snapshots[${i}]`);
+        }
+      });
+    }
+  }
   if (problems.length > 0) {
     throw new ReproError('state.corrupt', `state file ${path} is malformed: bad ${problems.join(', ')}`, {
       hint: `restore it from ${path}.backup or from version control`,
@@ -99,8 +119,13 @@ export async function readState(path: string): Promise<StateFile | undefined> {
 }
 
 export function serializeState(state: StateFile): string {
-  const { pending, ...rest } = state;
-  return canonicalJson(pending && pending.length > 0 ? { ...rest, pending } : rest);
+  const { pending, snapshots, ...rest } = state;
+  const out: Record<string, unknown> = { ...rest };
+  if (pending && pending.length > 0) out['pending'] = pending;
+  if (snapshots && snapshots.length > 0) {
+    out['snapshots'] = [...snapshots].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+  return canonicalJson(out);
 }
 
 /**

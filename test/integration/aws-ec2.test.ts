@@ -765,6 +765,8 @@ describe('aws-ec2 destroy, stop, start, snapshot', () => {
     const record = await ec2Provider.snapshot(CONFIG, {
       ...dopts(),
       name: 'after-setup',
+      specName: 'demo',
+      target: 'cloud',
       labels: { 'repro:target': 'cloud', 'repro:lineage': '6f1c1b4e-2d0c-4f57-9a57-0d1b7c0f7d11' },
     });
     assert.deepEqual(record, {
@@ -804,7 +806,13 @@ describe('aws-ec2 destroy, stop, start, snapshot', () => {
       .on(DescribeImagesCommand)
       .resolves({ Images: [{ ImageId: 'ami-0aaaaaaaaaaaaaaa1', State: 'failed' }] });
     await rejectsWith(
-      ec2Provider.snapshot(CONFIG, { ...dopts(), name: 'x1', labels: {} }),
+      ec2Provider.snapshot(CONFIG, {
+        ...dopts(),
+        name: 'x1',
+        specName: 'demo',
+        target: 'cloud',
+        labels: {},
+      }),
       'ec2.image',
       /^image ami-0aaaaaaaaaaaaaaa1 of instance i-0123456789abcdef0 failed to build$/,
     );

@@ -46,6 +46,18 @@ function renderState(state: StateFile, path: string): string {
   if (state.target.binding) lines.push(`# binding:\n${renderAttrs(state.target.binding, '#   ')}`);
   if (state.pending && state.pending.length > 0)
     lines.push(`# interrupted while changing: ${state.pending.join(', ')}`);
+  if (state.snapshots && state.snapshots.length > 0) {
+    // Oldest first, by the serial they were taken at; `repro reset` alone picks the last.
+    const snaps = [...state.snapshots].sort((a, b) => a.serial - b.serial);
+    lines.push('# snapshots (oldest first; `repro reset` without a name takes the last):');
+    for (const s of snaps) {
+      const n = Object.keys(s.resources).length;
+      const ref = s.kind === 'docker-image' ? `${s.tag ?? ''} (${s.ref.slice(0, 19)})` : s.ref;
+      lines.push(
+        `#   ${s.name}  ${s.kind} ${ref}, ${n} resource${n === 1 ? '' : 's'}, serial ${s.serial}`,
+      );
+    }
+  }
   for (const address of sortedAddresses(state)) {
     const r = state.resources[address]!;
     lines.push(
