@@ -412,3 +412,49 @@ test('with no key, the ssh agent at $SSH_AUTH_SOCK authenticates', async (t) => 
     if (pid) process.kill(Number(pid));
   }
 });
+
+test('a large file in the spec travels through sftp, not inside the batch script', async (t) => {
+  if (!requireOrSkip(t, 'docker')) return;
+  const f = await setup();
+  const dir = await workdir(
+    f,
+    `{host: "${f.main.ip}", key: id_ed25519}`,
+    `files:
+  - {path: /opt/data/big.bin, source: big.bin, mode: "0640"}
+  - {path: /opt/data/small.txt, content: "small\\n"}
+`,
+  );
+  const bytes = Buffer.alloc(300 * 1024);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919) % 251;
+  await writeFile(join(dir, 'big.bin'), bytes);
+  // sshd starts the sftp server per sftp session: a wrapper around it counts the sessions.
+  await dockerSh(
+    f.main.name,
+    [
+      'set -e',
+      'cd /usr/lib/openssh',
+      'if [ ! -e sftp-server.real ]; then mv sftp-server sftp-server.real; fi',
+      `printf '#!/bin/sh\necho session >> /var/log/repro-test-sftp\nexec /usr/lib/openssh/sftp-server.real "$@"\n' > sftp-server`,
+      'chmod 755 sftp-server',
+    ].join('\n'),
+  );
+  const sftpRequests = async (): Promise<number> =>
+    Number(await dockerSh(f.main.name, 'cat /var/log/repro-test-sftp 2>/dev/null | wc -l'));
+  const before = await sftpRequests();
+  expectCode(await repro(dir, ['apply', '--auto-approve']), 0, 'apply');
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  assert.equal(
+    (await dockerSh(f.main.name, 'sha256sum /opt/data/big.bin')).split(' ')[0],
+    sha,
+    'exact bytes on the target',
+  );
+  assert.equal(await dockerSh(f.main.name, 'stat -c %a /opt/data/big.bin'), '640\n');
+  assert.equal(await dockerSh(f.main.name, 'cat /opt/data/small.txt'), 'small\n');
+  assert.equal(await sftpRequests(), before + 1, 'one sftp session carried the large file');
+  assert.equal(
+    await dockerSh(f.main.name, 'ls -a /tmp | grep -c "^.repro-upload-" || true'),
+    '0\n',
+    'the upload is removed after the batch',
+  );
+  expectCode(await repro(dir, ['plan', '--detailed-exitcode']), 0, 'converged');
+});
