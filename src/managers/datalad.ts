@@ -75,7 +75,7 @@ const PRELUDE = [
   `_r_git() { ${shellJoin(GIT)} "$@"; }`,
   IDENTITY,
   `for _r_tool in git git-annex datalad; do`,
-  `  if ! command -v "$_r_tool" >/dev/null 2>&1; then printf 'repro: %s is not installed on the target; add datalad, git-annex and git to os.apt.packages\\n' "$_r_tool" >&2; exit 1; fi`,
+  `  if ! command -v "$_r_tool" >/dev/null 2>&1; then printf 'repro: %s is not installed on the target; add datalad, git-annex and git to os.packages (or os.apt/os.yum)\\n' "$_r_tool" >&2; exit 1; fi`,
   `done`,
 ].join('\n');
 

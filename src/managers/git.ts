@@ -64,7 +64,7 @@ export const GIT = ['git', '-c', 'safe.directory=*', '-c', 'advice.detachedHead=
 /** Shell prelude of every git command: the git wrapper and a clear message when git is missing. */
 const PRELUDE = [
   `_r_git() { ${shellJoin(GIT)} "$@"; }`,
-  `if ! command -v git >/dev/null 2>&1; then printf '%s\\n' 'repro: git is not installed on the target; add it to os.apt.packages' >&2; exit 1; fi`,
+  `if ! command -v git >/dev/null 2>&1; then printf '%s\\n' 'repro: git is not installed on the target; add it to os.packages (or os.apt/os.yum)' >&2; exit 1; fi`,
 ].join('\n');
 
 /**
