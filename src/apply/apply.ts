@@ -101,12 +101,21 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     }
     toRun.push(change);
   }
+  if (!input.destroy) {
+    // After every resource's own entry: a venv's closure comes from its packages' probe.
+    for (const [kind, facts] of Object.entries(plan.facts)) {
+      setDerivedLocks(lockEntries, managers.get(kind as ManagerKind), facts, specResources);
+    }
+  }
   state = await writeState(input.statePath, input.state, {
     ...state,
     resources: { ...resources },
     pending: [],
   });
   lock = await saveLock(input.lockPath, lock, lockEntries);
+  // Batches install what the lock said when the apply began, not what earlier batches wrote.
+  const lockedAtStart = (addr: Address): Attrs | undefined =>
+    updating.has('*') || updating.has(addr) ? undefined : input.lock.resources[addr];
 
   // 2. Run the batches.
   const batches = scheduleBatches(toRun, input.graph.dag);
@@ -142,6 +151,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       facts: plan.facts[batch.kind] ?? {},
       changedKinds,
       ctx: spec.ctx,
+      locked: lockedAtStart,
     });
     const items = batch.changes.map((c) => ({
       address: c.address,
@@ -166,8 +176,11 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
         : undefined,
     });
     let liveAfter: Map<Address, Attrs>;
+    let factsAfter: Attrs | undefined;
     try {
-      liveAfter = parseSections(res.stdout, groups, managers, spec.ctx).live;
+      const parsed = parseSections(res.stdout, groups, managers, spec.ctx);
+      liveAfter = parsed.live;
+      factsAfter = parsed.facts.get(batch.kind);
     } catch {
       // The probe after the batch did not complete (connection lost, shell killed): record nothing
       // for this batch; `pending` stays set so the next plan knows.
@@ -184,6 +197,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     }
     const ok = res.exitCode === 0;
     const missing: Address[] = [];
+    const problems: ReproError[] = [];
     for (const change of batch.changes) {
       const resource = input.destroy ? undefined : specResources.get(change.address);
       const now = liveAfter.get(change.address);
@@ -228,7 +242,21 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
         delete resources[change.address];
       }
       if (now) setLock(lockEntries, change.address, m.lockEntry(resource, now));
+      const problem = now ? m.problem?.(resource, now) : undefined;
+      if (problem !== undefined) {
+        problems.push(
+          new ReproError('apply.not-as-specified', `${change.address}: ${problem}`, {
+            address: change.address,
+            at: resource.at,
+            hint: 'fix the spec (or the package); what was installed is recorded',
+          }),
+        );
+        continue;
+      }
       applied.push(change.address);
+    }
+    if (!input.destroy && factsAfter) {
+      setDerivedLocks(lockEntries, m, factsAfter, specResources);
     }
     state = await writeState(input.statePath, state, {
       ...state,
@@ -238,6 +266,10 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     lock = await saveLock(input.lockPath, lock, lockEntries);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     if (ok) changedKinds.add(batch.kind);
+    for (const error of problems) {
+      failures.push({ kind: batch.kind, addresses: [error.address!], error });
+      failedSet.add(error.address!);
+    }
     if (ok && missing.length > 0) {
       // The commands succeeded yet the probe does not find these: recording them would lie, and
       // not saying so would make every later plan create them again.
@@ -301,6 +333,18 @@ function setLock(
 ): void {
   if (entry) entries[address] = entry;
   else delete entries[address];
+}
+
+/** Sets the lock entries a manager derives from its probe facts, for addresses in the spec. */
+function setDerivedLocks(
+  entries: Record<Address, Attrs>,
+  m: Manager | undefined,
+  facts: Attrs,
+  specResources: ReadonlyMap<Address, Resource>,
+): void {
+  for (const [address, entry] of m?.lockFromFacts?.(facts, specResources) ?? []) {
+    if (specResources.has(address)) entries[address] = entry;
+  }
 }
 
 async function saveLock(

@@ -4,6 +4,8 @@ import type { Attrs, Change, Resource } from '../../src/core/types.js';
 import {
   compareVersions,
   exactPin,
+  normalizeVersion,
+  parseDists,
   parseSpecifier,
   pipManager,
   pipVenvManager,
@@ -98,7 +100,7 @@ test('pip check names the address for bad specifiers, extras, URLs and options',
   );
 });
 
-test('pip probe parses real pip list output from a container (venv, missing venv, system)', () => {
+test('pip probe reads dist-info metadata with the shell: venv, missing venv, system', () => {
   const rs = [
     pkg('/opt/v', 'tinyrepro'),
     pkg('/opt/v', 'tinydep'),
@@ -107,6 +109,13 @@ test('pip probe parses real pip list output from a container (venv, missing venv
     pkg('python3', 'tinyrepro'),
   ];
   const its = items(rs);
+  const script = pipManager.probeScript(its, CTX);
+  assert.doesNotMatch(script, /-m pip|bin\/python -/, 'no interpreter in a refresh');
+  assert.match(script, /_r_dists \/opt\/v\/lib\/python3\*\/site-packages/);
+  assert.match(
+    script,
+    /"\$_r_pre\/local\/lib\/\$_r_ver\/dist-packages" "\$_r_pre\/lib\/python3\/dist-packages"/,
+  );
   const venvOnly = pipManager.parseProbe(readOutput('pip/venv-installed-pip.txt'), its, CTX);
   assert.deepEqual(venvOnly.live.get('pip:/opt/v:tinyrepro'), {
     scope: '/opt/v',
@@ -117,16 +126,145 @@ test('pip probe parses real pip list output from a container (venv, missing venv
   assert.equal(venvOnly.live.has('pip:/opt/v:absent-pkg'), false);
   assert.equal(venvOnly.live.has('pip:/opt/none:tinyrepro'), false);
   assert.equal(venvOnly.live.has('pip:python3:tinyrepro'), false);
+  // tinydep came from `name @ file:///…#sha256=…`: pip's direct_url.json carries its hash.
   assert.deepEqual(venvOnly.facts['scopes'], {
     '/opt/none': { python: 'none', pip: false },
-    '/opt/v': { python: 'venv', pip: true },
-    python3: { python: 'system', pip: false },
+    '/opt/v': {
+      python: 'venv',
+      pip: true,
+      packages: {
+        pip: { version: '23.0.1' },
+        setuptools: { version: '66.1.1' },
+        tinydep: {
+          version: '1.0',
+          sha256: 'd42c0ca956e3fef94e02d73b210d125590de5251b95993e7f94187baf578a654',
+        },
+        tinyrepro: { version: '2.0' },
+      },
+    },
+    python3: { python: 'system', pip: true },
   });
+  // System interpreter: /usr/local/lib/python3.11/dist-packages (pip) before Debian's dirs.
   const sys = pipManager.parseProbe(readOutput('pip/system-pip.txt'), its, CTX);
   assert.equal(sys.live.get('pip:python3:tinyrepro')?.['version'], '1.0');
-  // A forged line inside the JSON cannot appear: output is base64; garbage lines are ignored.
-  const forged = pipManager.parseProbe('J\t0\tnot base64!\nS\t9\tvenv\t1\n', its, CTX);
+  // A forged line inside the metadata cannot appear: output is base64; garbage lines are ignored.
+  const forged = pipManager.parseProbe('M\t0\tnot base64!\nS\t9\tvenv\n', its, CTX);
   assert.equal(forged.live.size, 0);
+});
+
+test('dist metadata parsing: first on the path wins, versions as pip prints them, extras', () => {
+  const d = parseDists(
+    [
+      'D\tFoo_Bar-1.0.dist-info\tFoo_Bar\t1.0-1\tCLI,Socks_Proxy',
+      'D\tfoo_bar-0.9.dist-info\tfoo-bar\t0.9\t',
+      'H\tFoo_Bar-1.0.dist-info\t' + 'A'.repeat(64),
+      'D\tbad-1.dist-info\tbad name\t1\t',
+      'H\tx.dist-info\tnot-a-hash',
+      'D\tsix-1.16.0.egg-info\tsix\t1.16.0\r',
+    ].join('\n'),
+  );
+  assert.deepEqual([...d.keys()], ['foo-bar', 'six']);
+  assert.deepEqual(d.get('foo-bar'), {
+    version: '1.0.post1',
+    extras: ['cli', 'socks-proxy'],
+    sha256: 'a'.repeat(64),
+  });
+  assert.equal(d.get('six')?.version, '1.16.0');
+  for (const [raw, shown] of [
+    ['1.0', '1.0'],
+    ['v1.0', '1.0'],
+    ['1.0-alpha-1', '1.0a1'],
+    ['1.0c2', '1.0rc2'],
+    ['1!2.0.DEV3', '1!2.0.dev3'],
+    ['2.1.0+CPU_1', '2.1.0+cpu.1'],
+    ['01.002', '1.2'],
+    ['not a version', 'not a version'],
+  ]) {
+    assert.equal(normalizeVersion(raw!), shown, raw);
+  }
+});
+
+test('an extra the installed dist does not provide is a problem naming it, not recorded', () => {
+  const r = pkg('/opt/v', 'tinyrepro[cli,foo]');
+  const out = [
+    'S\t0\tvenv',
+    `M\t0\t${Buffer.from('D\ttinyrepro-2.0.dist-info\ttinyrepro\t2.0\tcli\n').toString('base64')}`,
+  ].join('\n');
+  const live = pipManager.parseProbe(out, items([r]), CTX).live.get(r.address)!;
+  assert.deepEqual(live['missing_extras'], ['foo']);
+  assert.match(
+    pipManager.problem(r, live) ?? '',
+    /^tinyrepro 2\.0 does not provide the extra 'foo' \(pip only warns\)/,
+  );
+  assert.equal(
+    pipManager.problem(pkg('/opt/v', 'tinyrepro[cli]'), { ...live, missing_extras: [] }),
+    undefined,
+  );
+  assert.deepEqual(pipManager.record(r, live, undefined), {
+    scope: '/opt/v',
+    name: 'tinyrepro',
+    version: '2.0',
+  });
+});
+
+test('pip locks a venv closure without seed packages and installs it with --no-deps', () => {
+  const a = pkg('/opt/v', 'tinyrepro');
+  const v = venv('/opt/v');
+  const resources = new Map([a, v].map((r) => [r.address, r]));
+  // The fixture's items: scopes /opt/none, /opt/v, python3 (indices 0, 1, 2).
+  const recorded = [a, pkg('/opt/none', 'tinyrepro'), pkg('python3', 'tinyrepro')];
+  const facts = pipManager.parseProbe(
+    readOutput('pip/venv-installed-pip.txt'),
+    items(recorded),
+    CTX,
+  ).facts;
+  const locks = pipManager.lockFromFacts(facts, resources);
+  assert.deepEqual([...locks.keys()], ['pip-venv:/opt/v']);
+  const closure = locks.get('pip-venv:/opt/v')!;
+  assert.deepEqual(Object.keys(closure['packages'] as object), ['tinydep', 'tinyrepro']);
+  // No declared venv, no closure (a system interpreter's packages are the distribution's).
+  assert.equal(pipManager.lockFromFacts(facts, new Map([[a.address, a]])).size, 0);
+
+  const create = (version: string): Change => ({
+    address: a.address,
+    kind: 'pip',
+    action: 'create',
+    after: { scope: '/opt/v', name: 'tinyrepro', version },
+  });
+  const run = (c: Change, lock: Attrs | undefined): string[] =>
+    pipManager
+      .commands({
+        changes: [c],
+        resources,
+        facts: {},
+        changedKinds: new Set(),
+        ctx: CTX,
+        locked: (addr) => (addr === 'pip-venv:/opt/v' ? lock : undefined),
+      })
+      .map((x) => x.script.split('\n').at(-1)!);
+  // Complete closure, one hash missing: the closure with --no-deps, no --require-hashes.
+  assert.match(run(create('2.0'), closure)[0]!, / --no-deps tinydep==1\.0 tinyrepro==2\.0$/);
+  // A version the closure does not hold (a pin or --update changed it): the resolver.
+  assert.match(run(create('1.0'), closure)[0]!, /--no-input tinyrepro==1\.0$/);
+  // No lock: the resolver.
+  assert.match(run(create('2.0'), undefined)[0]!, /--no-input tinyrepro==2\.0$/);
+  // Every entry hashed: a requirements file with --hash and --require-hashes.
+  const hashed: Attrs = {
+    packages: {
+      tinydep: { version: '1.0', sha256: 'a'.repeat(64) },
+      tinyrepro: { version: '2.0', sha256: 'b'.repeat(64) },
+    },
+  };
+  const all = pipManager.commands({
+    changes: [create('2.0')],
+    resources,
+    facts: {},
+    changedKinds: new Set(),
+    ctx: CTX,
+    locked: () => hashed,
+  })[0]!.script;
+  assert.match(all, /'tinydep==1\.0 --hash=sha256:a{64}' 'tinyrepro==2\.0 --hash=sha256:b{64}'/);
+  assert.match(all, /--no-deps --require-hashes -r "\$_r_req"/);
 });
 
 test('pip-venv probe parses real output: venv, absent, not a venv', () => {
