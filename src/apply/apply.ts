@@ -88,7 +88,9 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
           ...(adopted ? { adopted: true } : {}),
         };
       }
-      if (change.before) setLock(lockEntries, change.address, m.lockEntry(resource, change.before));
+      if (change.before && !m.lockDerived) {
+        setLock(lockEntries, change.address, m.lockEntry(resource, change.before));
+      }
       continue;
     }
     if (change.action === 'delete' && prev?.adopted) {
@@ -102,9 +104,17 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     toRun.push(change);
   }
   if (!input.destroy) {
-    // After every resource's own entry: a venv's closure comes from its packages' probe.
+    // After every resource's own entry: a venv's closure comes from its packages' probe. Here,
+    // with no batch run, only where the lock has none yet: a dependency changed behind repro's
+    // back must not move the lock; the batches that install into a scope re-record it.
     for (const [kind, facts] of Object.entries(plan.facts)) {
-      setDerivedLocks(lockEntries, managers.get(kind as ManagerKind), facts, specResources);
+      setDerivedLocks(
+        lockEntries,
+        managers.get(kind as ManagerKind),
+        facts,
+        specResources,
+        lock.resources,
+      );
     }
   }
   state = await writeState(input.statePath, input.state, {
@@ -241,7 +251,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       } else {
         delete resources[change.address];
       }
-      if (now) setLock(lockEntries, change.address, m.lockEntry(resource, now));
+      if (now && !m.lockDerived) setLock(lockEntries, change.address, m.lockEntry(resource, now));
       const problem = now ? m.problem?.(resource, now) : undefined;
       if (problem !== undefined) {
         problems.push(
@@ -292,8 +302,11 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     } else if (ok) {
       io.notify('progress', `${batch.kind}: done in ${seconds}s`);
     } else {
+      const blamed = culprit(batch, res.stderr);
+      const at = blamed === undefined ? undefined : specResources.get(blamed)?.at;
       const err = new CommandFailedError(display, res.exitCode, res.stderr, {
-        address: culprit(batch, res.stderr) ?? addresses.join(', '),
+        address: blamed ?? addresses.join(', '),
+        ...(at ? { at } : {}),
         hint: 'fix the cause and run `repro apply` again; what succeeded is recorded and will not be redone',
       });
       failures.push({ kind: batch.kind, addresses, error: err });
@@ -341,9 +354,11 @@ function setDerivedLocks(
   m: Manager | undefined,
   facts: Attrs,
   specResources: ReadonlyMap<Address, Resource>,
+  /** Entries that win over what the facts say (the lock as it was, on a pass without batches). */
+  existing: Readonly<Record<Address, Attrs>> = {},
 ): void {
   for (const [address, entry] of m?.lockFromFacts?.(facts, specResources) ?? []) {
-    if (specResources.has(address)) entries[address] = entry;
+    if (specResources.has(address)) entries[address] = existing[address] ?? entry;
   }
 }
 
@@ -396,9 +411,11 @@ function culprit(batch: Batch, stderr: string): Address | undefined {
   const errorLines = tail.filter((l) => /^(E:|error|fatal|repro:)|\berror\b/i.test(l)).join('\n');
   for (const text of [errorLines, tail.join('\n')]) {
     const hits = batch.changes.filter((c) => {
-      const name = c.address.slice(c.kind.length + 1);
-      return new RegExp(`(^|[^A-Za-z0-9+._/-])${escapeRe(name)}([^A-Za-z0-9+._-]|$)`, 'm').test(
-        text,
+      // Scoped addresses (`pip:/opt/venv:numpy`, `npm:/usr/local:left-pad`): tools name the package.
+      const full = c.address.slice(c.kind.length + 1);
+      const names = full.includes(':') ? [full, full.slice(full.lastIndexOf(':') + 1)] : [full];
+      return names.some((name) =>
+        new RegExp(`(^|[^A-Za-z0-9+._/-])${escapeRe(name)}([^A-Za-z0-9+._-]|$)`, 'm').test(text),
       );
     });
     if (hits.length === 1) return hits[0]!.address;

@@ -288,6 +288,8 @@ function venvPathOf(item: ProbeItem): string {
 
 export const pipVenvManager = {
   kind: 'pip-venv',
+  // The venv's lock entry is its package closure, which pipManager.lockFromFacts records.
+  lockDerived: true,
   tracked: ['python_version'],
 
   check(resource: Resource): Diagnostic[] {

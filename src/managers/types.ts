@@ -72,6 +72,11 @@ export interface CommandInput {
 
 export interface Manager {
   readonly kind: ManagerKind;
+  /**
+   * Another manager derives this kind's lock entries (lockFromFacts; pip does a venv's), so apply
+   * neither sets nor removes them from lockEntry.
+   */
+  readonly lockDerived?: boolean;
   /** Attribute names compared between state and live to report drift. */
   readonly tracked: readonly string[];
   /** Grammar checks of names, versions, paths before anything reaches a shell. */
