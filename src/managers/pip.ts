@@ -5,8 +5,12 @@
 // - Every name, extra, specifier, URL, index option and interpreter is checked (check()) before
 //   it can reach a shell; commands() re-checks and throws rather than quote something odd, and
 //   the requirement given to pip is rebuilt from the checked parts, never the text as written.
-// - The probe runs ONE `python -m pip list --format=json` per scope and prints it base64-encoded
-//   on one line, so nothing pip prints can forge a probe line.
+// - The probe starts no Python: one awk per site directory reads every distribution's
+//   METADATA/PKG-INFO header and direct_url.json (the venv's site-packages, or a system
+//   interpreter's directories in sys.path order), printed base64-encoded on one line per scope,
+//   so nothing a package's metadata says can forge a probe line.
+// - A declared venv's lock entry is its whole closure (lockFromFacts); a batch installs exactly
+//   that closure with --no-deps when it covers the spec and the batch, else pip resolves.
 // - The version to install is: the spec's exact pin (`==X`) ?? the lock ?? what pip resolves now
 //   (unknown until apply). `--update` drops the lock and re-resolves with `--upgrade`.
 // - A venv path is only ever removed when it holds a pyvenv.cfg; an existing path that is not a
