@@ -495,7 +495,8 @@ function scopeFacts(facts: Attrs, scope: string): { [k: string]: JsonValue } | u
  */
 const DIST_AWK = [
   'function flush() { if (n != "" && v != "") printf "D\\t%s\\t%s\\t%s\\t%s\\n", d, n, v, x; n = ""; v = ""; x = "" }',
-  'FNR == 1 { flush(); d = FILENAME; if (d !~ /\\.egg-info$/) sub(/\\/[^\\/]*$/, "", d); sub(/^.*\\//, "", d); m = (FILENAME ~ /\\/direct_url\\.json$/) ? "u" : "h" }',
+  'FNR == 1 { flush(); d = FILENAME; if (d !~ /\\.egg-info$/) sub(/\\/[^\\/]*$/, "", d); sub(/^.*\\//, "", d); m = (FILENAME ~ /\\/direct_url\\.json$/) ? "u" : (FILENAME ~ /\\/\\.repro-wheel-sha256$/) ? "r" : "h" }',
+  'm == "r" { if (split($0, f, "\\t") == 3) printf "R\\t%s\\n", $0; next }',
   'm == "u" { if (match($0, /"sha256" *: *"[0-9a-fA-F]+"/) || match($0, /sha256=[0-9a-fA-F]+/)) { s = substr($0, RSTART, RLENGTH); sub(/^[^=:]*[=:] *"?/, "", s); sub(/"$/, "", s); printf "H\\t%s\\t%s\\n", d, s; m = "" } next }',
   'm != "h" { next }',
   '/^\\r?$/ { flush(); m = ""; next }',
@@ -512,6 +513,7 @@ const DIST_AWK = [
 const DIST_READER = [
   '_r_dists() {',
   '  for _r_d in "$@"; do',
+  '    if [ -f "$_r_d" ]; then awk "$_r_awk" "$_r_d" 2>/dev/null; continue; fi',
   '    [ -d "$_r_d" ] || continue',
   '    set --',
   '    for _r_x in "$_r_d"/*.dist-info/METADATA "$_r_d"/*.dist-info/direct_url.json "$_r_d"/*.egg-info/PKG-INFO "$_r_d"/*.egg-info; do',
@@ -520,6 +522,36 @@ const DIST_READER = [
   '    [ $# -eq 0 ] || awk "$_r_awk" "$@" 2>/dev/null',
   "  done | base64 | tr -d '\\n'",
   '}',
+].join('\n');
+
+/**
+ * In a venv's root: `NAME<TAB>VERSION<TAB>SHA256` of the archives repro's installs came from,
+ * taken from `pip install --report` (pip records no archive hash in the venv for index or
+ * find_links installs). The probe only believes a line whose name and version are installed.
+ */
+const HASH_FILE = '.repro-wheel-sha256';
+
+/** Merges a `pip install --report` into HASH_FILE (argv: report, hash file); runs in the venv. */
+const MERGE_REPORT_PY = [
+  'import json, os, re, sys',
+  'rep, out = sys.argv[1], sys.argv[2]',
+  "norm = lambda n: re.sub(r'[-_.]+', '-', n).lower()",
+  'rows = {}',
+  'try:',
+  '    for line in open(out):',
+  "        f = line.rstrip('\\n').split('\\t')",
+  '        if len(f) == 3: rows[norm(f[0])] = f',
+  'except OSError: pass',
+  "for i in json.load(open(rep)).get('install', []):",
+  "    m, a = i.get('metadata') or {}, (i.get('download_info') or {}).get('archive_info') or {}",
+  "    h = (a.get('hashes') or {}).get('sha256') or (a.get('hash') or '').partition('sha256=')[2]",
+  "    n, v = m.get('name'), m.get('version')",
+  '    if not n or not v: continue',
+  "    if re.fullmatch('[0-9a-f]{64}', h or ''): rows[norm(n)] = [norm(n), v, h]",
+  '    else: rows.pop(norm(n), None)',
+  "with open(out + '.tmp', 'w') as f:",
+  "    for k in sorted(rows): f.write('\\t'.join(rows[k]) + '\\n')",
+  "os.replace(out + '.tmp', out)",
 ].join('\n');
 
 /** Packages that seed every venv; left out of the lock's closure, as `pip freeze` leaves them. */
@@ -554,6 +586,7 @@ export interface InstalledDist {
 export function parseDists(text: string): Map<string, InstalledDist> {
   const rows: { dir: string; name: string; version: string; extras: string[] }[] = [];
   const hashes = new Map<string, string>();
+  const recorded = new Map<string, string>();
   for (const line of text.split('\n')) {
     const f = line.replace(/\r$/, '').split('\t');
     if (f[0] === 'D' && f.length >= 4) {
@@ -569,15 +602,18 @@ export function parseDists(text: string): Map<string, InstalledDist> {
       });
     } else if (f[0] === 'H' && f.length >= 3 && /^[0-9a-fA-F]{64}$/.test(f[2]!)) {
       hashes.set(f[1]!, f[2]!.toLowerCase());
+    } else if (f[0] === 'R' && f.length === 4 && /^[0-9a-fA-F]{64}$/.test(f[3]!)) {
+      recorded.set(`${normalizeName(f[1]!)}\0${normalizeVersion(f[2]!)}`, f[3]!.toLowerCase());
     }
   }
   const out = new Map<string, InstalledDist>();
   for (const r of rows) {
     const name = normalizeName(r.name);
     if (!PIP_NAME.test(name) || r.version === '' || out.has(name)) continue;
-    const sha256 = hashes.get(r.dir);
+    const version = normalizeVersion(r.version);
+    const sha256 = hashes.get(r.dir) ?? recorded.get(`${name}\0${version}`);
     out.set(name, {
-      version: normalizeVersion(r.version),
+      version,
       extras: [...new Set(r.extras)].sort(),
       ...(sha256 === undefined ? {} : { sha256 }),
     });
@@ -720,7 +756,7 @@ export const pipManager = {
       const venvTest = `[ -f ${q}/pyvenv.cfg ] && [ -x ${q}/bin/python ]`;
       // The site directories in the interpreter's search order, read with the shell and awk only:
       // starting Python (and importing pip) costs half a second per scope.
-      const venv = `_r_k=venv; _r_m=$(_r_dists ${q}/lib/python3*/site-packages)`;
+      const venv = `_r_k=venv; _r_m=$(_r_dists ${q}/lib/python3*/site-packages ${q}/${HASH_FILE})`;
       const system = [
         `_r_k=system; _r_real=$(readlink -f "$(command -v ${q})"); _r_pre=\${_r_real%/bin/*}; _r_ver=\${_r_real##*/}`,
         `  case $_r_ver in python3.[0-9]*) ;; *) _r_ver=$(cd "$_r_pre/lib" 2>/dev/null && ls -d python3.[0-9]* 2>/dev/null | head -n 1) ;; esac`,
@@ -888,7 +924,7 @@ export const pipManager = {
         );
       }
       script.push(
-        `if ! ${py} -c 'import pip' >/dev/null 2>&1; then ${failScript(`repro: pip is not available for ${pyDisplay}; install it (e.g. apt: [python3-pip]) or use a venv`)}; fi`,
+        `if ! _r_pipv=$(${py} -c 'import pip; print(pip.__version__)' 2>/dev/null); then ${failScript(`repro: pip is not available for ${pyDisplay}; install it (e.g. apt: [python3-pip]) or use a venv`)}; fi`,
       );
       // PEP 668: Debian marks its interpreter externally managed; repro installs there on purpose.
       let bsp = '';
@@ -966,6 +1002,18 @@ export const pipManager = {
           opts.push('--no-deps');
           shown.push('--no-deps');
         }
+        // pip >= 22.2 reports each archive's sha256; kept in the venv for the probe (HASH_FILE).
+        const pre = venv
+          ? [
+              `_r_rep=''; case $_r_pipv in [0-9].*|1[0-9].*|2[01].*|22.[01]|22.[01].*) ;; *) _r_rep=$(mktemp) ;; esac`,
+            ]
+          : [];
+        const rep = venv ? ' ${_r_rep:+--report "$_r_rep"}' : '';
+        const post = venv
+          ? [
+              `if [ -n "$_r_rep" ]; then ${py} -c ${shellQuote(MERGE_REPORT_PY)} "$_r_rep" ${q}/${HASH_FILE} || true; rm -f "$_r_rep"; fi`,
+            ]
+          : [];
         const hashed = closure && [...closure.values()].every((e) => e.sha256 !== undefined);
         if (closure && hashed) {
           // --require-hashes takes hashes from a requirements file only.
@@ -978,10 +1026,12 @@ export const pipManager = {
             display: `${pyDisplay} -m pip install ${shown.join(' ')} --require-hashes -r (the locked closure: ${installs.join(' ')})`,
             script: [
               ...script,
+              ...pre,
               `_r_req=$(mktemp)`,
               `printf '%s\\n' ${shellJoin(lines)} > "$_r_req"`,
-              `_r_rc=0; ${py} -m pip install ${shellJoin([...common, ...opts, '--require-hashes'])}${bsp} -r "$_r_req" || _r_rc=$?`,
+              `_r_rc=0; ${py} -m pip install ${shellJoin([...common, ...opts, '--require-hashes'])}${bsp}${rep} -r "$_r_req" || _r_rc=$?`,
               `rm -f "$_r_req"; [ "$_r_rc" -eq 0 ] || exit "$_r_rc"`,
+              ...post,
             ].join('\n'),
           });
           continue;
@@ -990,7 +1040,9 @@ export const pipManager = {
           display: `${pyDisplay} -m pip install ${[...shown, ...installs].join(' ')}`,
           script: [
             ...script,
-            `${py} -m pip install ${shellJoin([...common, ...opts])}${bsp} ${shellJoin(installs)}`,
+            ...pre,
+            `${py} -m pip install ${shellJoin([...common, ...opts])}${bsp}${rep} ${shellJoin(installs)}`,
+            ...post,
           ].join('\n'),
         });
       }

@@ -164,10 +164,15 @@ test('pip: venv and packages end to end on docker, offline wheels', async (t) =>
       resources: Record<string, unknown>;
     };
     assert.deepEqual(lock.resources['pip:/opt/venv:tinyrepro'], { version: '2.0' });
-    // The venv's whole closure, without the seed packages (pip, setuptools). Installed from
-    // find_links, so pip recorded no archive hash (no direct_url.json): versions only.
+    // The venv's whole closure, without the seed packages (pip, setuptools), with each wheel's
+    // sha256: pip records none in the venv for find_links installs; repro keeps what
+    // `pip install --report` said.
+    const sha = (w: [string, Buffer]): string => createHash('sha256').update(w[1]).digest('hex');
     assert.deepEqual(lock.resources['pip-venv:/opt/venv'], {
-      packages: { tinydep: { version: '1.0' }, tinyrepro: { version: '2.0' } },
+      packages: {
+        tinydep: { version: '1.0', sha256: sha(dep) },
+        tinyrepro: { version: '2.0', sha256: sha(v2) },
+      },
     });
   });
 
@@ -196,6 +201,14 @@ test('pip: venv and packages end to end on docker, offline wheels', async (t) =>
     const l = await pipList('third');
     assert.equal(l['tinyrepro'], '2.0');
     assert.equal(l['tinydep'], '1.0', 'the locked dependency, not the newer 1.1');
+    // Every entry had a hash, so pip checked them (--require-hashes); a wheel that differs fails.
+    await sh('third', '/opt/venv/bin/python -m pip uninstall -y -q tinydep tinyrepro');
+    await sh(
+      'third',
+      'cp /wheels/tinydep-1.1-py3-none-any.whl /wheels/tinydep-1.0-py3-none-any.whl',
+    );
+    const bad = expectCode(await repro(dir, [...third, 'apply', '--auto-approve']), 1, 'tampered');
+    assert.match(bad.stderr, /THESE PACKAGES DO NOT MATCH THE HASHES/);
     await run(['docker', 'rm', '-f', cname('third')]);
   });
 

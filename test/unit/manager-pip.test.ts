@@ -161,9 +161,15 @@ test('dist metadata parsing: first on the path wins, versions as pip prints them
       'D\tbad-1.dist-info\tbad name\t1\t',
       'H\tx.dist-info\tnot-a-hash',
       'D\tsix-1.16.0.egg-info\tsix\t1.16.0\r',
+      // Archive hashes repro kept from `pip install --report`: believed for that version only.
+      'D\ttiny_x-2.0.dist-info\ttiny_x\t2.0\t',
+      'R\ttiny-x\t2.0\t' + 'c'.repeat(64),
+      'R\tsix\t1.15.0\t' + 'd'.repeat(64),
     ].join('\n'),
   );
-  assert.deepEqual([...d.keys()], ['foo-bar', 'six']);
+  assert.deepEqual([...d.keys()], ['foo-bar', 'six', 'tiny-x']);
+  assert.equal(d.get('tiny-x')?.sha256, 'c'.repeat(64));
+  assert.equal(d.get('six')?.sha256, undefined);
   assert.deepEqual(d.get('foo-bar'), {
     version: '1.0.post1',
     extras: ['cli', 'socks-proxy'],
@@ -241,13 +247,22 @@ test('pip locks a venv closure without seed packages and installs it with --no-d
         ctx: CTX,
         locked: (addr) => (addr === 'pip-venv:/opt/v' ? lock : undefined),
       })
-      .map((x) => x.script.split('\n').at(-1)!);
+      .map((x) => x.script.split('\n').find((l) => l.includes(' -m pip install '))!);
   // Complete closure, one hash missing: the closure with --no-deps, no --require-hashes.
-  assert.match(run(create('2.0'), closure)[0]!, / --no-deps tinydep==1\.0 tinyrepro==2\.0$/);
+  assert.match(
+    run(create('2.0'), closure)[0]!,
+    / --no-deps \$\{_r_rep:\+--report "\$_r_rep"\} tinydep==1\.0 tinyrepro==2\.0$/,
+  );
   // A version the closure does not hold (a pin or --update changed it): the resolver.
-  assert.match(run(create('1.0'), closure)[0]!, /--no-input tinyrepro==1\.0$/);
+  assert.match(
+    run(create('1.0'), closure)[0]!,
+    /--no-input \$\{_r_rep:\+--report "\$_r_rep"\} tinyrepro==1\.0$/,
+  );
   // No lock: the resolver.
-  assert.match(run(create('2.0'), undefined)[0]!, /--no-input tinyrepro==2\.0$/);
+  assert.match(
+    run(create('2.0'), undefined)[0]!,
+    /--no-input \$\{_r_rep:\+--report "\$_r_rep"\} tinyrepro==2\.0$/,
+  );
   // Every entry hashed: a requirements file with --hash and --require-hashes.
   const hashed: Attrs = {
     packages: {
@@ -264,7 +279,7 @@ test('pip locks a venv closure without seed packages and installs it with --no-d
     locked: () => hashed,
   })[0]!.script;
   assert.match(all, /'tinydep==1\.0 --hash=sha256:a{64}' 'tinyrepro==2\.0 --hash=sha256:b{64}'/);
-  assert.match(all, /--no-deps --require-hashes -r "\$_r_req"/);
+  assert.match(all, /--no-deps --require-hashes \$\{_r_rep:\+--report "\$_r_rep"\} -r "\$_r_req"/);
 });
 
 test('pip-venv probe parses real output: venv, absent, not a venv', () => {
@@ -352,12 +367,18 @@ test('pip commands: one install and one uninstall per scope, every value quoted'
     out[0]!.script,
     /'\/opt\/my venv'\/bin\/python -m pip uninstall -y --disable-pip-version-check --no-input old-pkg$/,
   );
-  const install = out[1]!.script.split('\n').at(-1)!;
+  const lines = out[1]!.script.split('\n');
   assert.equal(
-    install,
+    lines.find((l) => l.includes(' -m pip install ')),
     "'/opt/my venv'/bin/python -m pip install --disable-pip-version-check --no-input --index-url " +
       "https://user:s3cret@pypi.example.org/simple --find-links '/wheels/it'\\''s' --no-index " +
-      "'tinyrepro[cli]==2.0' tinydep",
+      '${_r_rep:+--report "$_r_rep"} \'tinyrepro[cli]==2.0\' tinydep',
+  );
+  // pip >= 22.2 reports the archives' sha256; repro keeps them beside the venv for the lock.
+  assert.match(lines.at(-1)!, /"\$_r_rep" '\/opt\/my venv'\/\.repro-wheel-sha256 \|\| true; rm -f/);
+  assert.match(
+    out[1]!.script,
+    /case \$_r_pipv in \[0-9\]\.\*\|1\[0-9\]\.\*\|2\[01\]\.\*\|22\.\[01\]/,
   );
   assert.doesNotMatch(out[1]!.display, /s3cret/);
   // System interpreter: PEP 668's --break-system-packages when the stdlib is externally managed.
