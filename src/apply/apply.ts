@@ -90,7 +90,9 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
           ...(adopted ? { adopted: true } : {}),
         };
       }
-      if (change.before) setLock(lockEntries, change.address, m.lockEntry(resource, change.before));
+      if (change.before && !m.lockDerived) {
+        setLock(lockEntries, change.address, m.lockEntry(resource, change.before));
+      }
       continue;
     }
     if (change.action === 'delete' && prev?.adopted) {
@@ -103,12 +105,29 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     }
     toRun.push(change);
   }
+  if (!input.destroy) {
+    // After every resource's own entry: a venv's closure comes from its packages' probe. Here,
+    // with no batch run, only where the lock has none yet: a dependency changed behind repro's
+    // back must not move the lock; the batches that install into a scope re-record it.
+    for (const [kind, facts] of Object.entries(plan.facts)) {
+      setDerivedLocks(
+        lockEntries,
+        managers.get(kind as ManagerKind),
+        facts,
+        specResources,
+        lock.resources,
+      );
+    }
+  }
   state = await writeState(input.statePath, input.state, {
     ...state,
     resources: { ...resources },
     pending: [],
   });
   lock = await saveLock(input.lockPath, lock, lockEntries);
+  // Batches install what the lock said when the apply began, not what earlier batches wrote.
+  const lockedAtStart = (addr: Address): Attrs | undefined =>
+    updating.has('*') || updating.has(addr) ? undefined : input.lock.resources[addr];
 
   // 2. Run the batches.
   const batches = scheduleBatches(toRun, input.graph.dag);
@@ -144,6 +163,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       facts: plan.facts[batch.kind] ?? {},
       changedKinds,
       ctx: spec.ctx,
+      locked: lockedAtStart,
     });
     const items = batch.changes.map((c) => ({
       address: c.address,
@@ -169,8 +189,11 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
         : undefined,
     });
     let liveAfter: Map<Address, Attrs>;
+    let factsAfter: Attrs | undefined;
     try {
-      liveAfter = parseSections(res.stdout, groups, managers, spec.ctx).live;
+      const parsed = parseSections(res.stdout, groups, managers, spec.ctx);
+      liveAfter = parsed.live;
+      factsAfter = parsed.facts.get(batch.kind);
     } catch {
       // The probe after the batch did not complete (connection lost, shell killed): record nothing
       // for this batch; `pending` stays set so the next plan knows.
@@ -187,6 +210,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     }
     const ok = res.exitCode === 0;
     const missing: Address[] = [];
+    const problems: ReproError[] = [];
     for (const change of batch.changes) {
       const resource = input.destroy ? undefined : specResources.get(change.address);
       const now = liveAfter.get(change.address);
@@ -230,8 +254,22 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       } else {
         delete resources[change.address];
       }
-      if (now) setLock(lockEntries, change.address, m.lockEntry(resource, now));
+      if (now && !m.lockDerived) setLock(lockEntries, change.address, m.lockEntry(resource, now));
+      const problem = now ? m.problem?.(resource, now) : undefined;
+      if (problem !== undefined) {
+        problems.push(
+          new ReproError('apply.not-as-specified', `${change.address}: ${problem}`, {
+            address: change.address,
+            at: resource.at,
+            hint: 'fix the spec (or the package); what was installed is recorded',
+          }),
+        );
+        continue;
+      }
       applied.push(change.address);
+    }
+    if (!input.destroy && factsAfter) {
+      setDerivedLocks(lockEntries, m, factsAfter, specResources);
     }
     state = await writeState(input.statePath, state, {
       ...state,
@@ -241,6 +279,10 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     lock = await saveLock(input.lockPath, lock, lockEntries);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     if (ok) changedKinds.add(batch.kind);
+    for (const error of problems) {
+      failures.push({ kind: batch.kind, addresses: [error.address!], error });
+      failedSet.add(error.address!);
+    }
     if (ok && missing.length > 0) {
       // The commands succeeded yet the probe does not find these: recording them would lie, and
       // not saying so would make every later plan create them again.
@@ -265,8 +307,11 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     } else if (ok) {
       io.notify('progress', `${batch.kind}: done in ${seconds}s`);
     } else {
+      const blamed = culprit(batch, res.stderr);
+      const at = blamed === undefined ? undefined : specResources.get(blamed)?.at;
       const err = new CommandFailedError(display, res.exitCode, res.stderr, {
-        address: culprit(batch, res.stderr) ?? addresses.join(', '),
+        address: blamed ?? addresses.join(', '),
+        ...(at ? { at } : {}),
         hint: 'fix the cause and run `repro apply` again; what succeeded is recorded and will not be redone',
       });
       failures.push({ kind: batch.kind, addresses, error: err });
@@ -306,6 +351,20 @@ function setLock(
 ): void {
   if (entry) entries[address] = entry;
   else delete entries[address];
+}
+
+/** Sets the lock entries a manager derives from its probe facts, for addresses in the spec. */
+function setDerivedLocks(
+  entries: Record<Address, Attrs>,
+  m: Manager | undefined,
+  facts: Attrs,
+  specResources: ReadonlyMap<Address, Resource>,
+  /** Entries that win over what the facts say (the lock as it was, on a pass without batches). */
+  existing: Readonly<Record<Address, Attrs>> = {},
+): void {
+  for (const [address, entry] of m?.lockFromFacts?.(facts, specResources) ?? []) {
+    if (specResources.has(address)) entries[address] = existing[address] ?? entry;
+  }
 }
 
 async function saveLock(
@@ -357,9 +416,11 @@ function culprit(batch: Batch, stderr: string): Address | undefined {
   const errorLines = tail.filter((l) => /^(E:|error|fatal|repro:)|\berror\b/i.test(l)).join('\n');
   for (const text of [errorLines, tail.join('\n')]) {
     const hits = batch.changes.filter((c) => {
-      const name = c.address.slice(c.kind.length + 1);
-      return new RegExp(`(^|[^A-Za-z0-9+._/-])${escapeRe(name)}([^A-Za-z0-9+._-]|$)`, 'm').test(
-        text,
+      // Scoped addresses (`pip:/opt/venv:numpy`, `npm:/usr/local:left-pad`): tools name the package.
+      const full = c.address.slice(c.kind.length + 1);
+      const names = full.includes(':') ? [full, full.slice(full.lastIndexOf(':') + 1)] : [full];
+      return names.some((name) =>
+        new RegExp(`(^|[^A-Za-z0-9+._/-])${escapeRe(name)}([^A-Za-z0-9+._-]|$)`, 'm').test(text),
       );
     });
     if (hits.length === 1) return hits[0]!.address;

@@ -1,13 +1,17 @@
-// npm: Node packages (`npm:SCOPE:NAME`), global under a prefix (`npm ls -g --prefix SCOPE`) or
-// local to a project directory (`npm ls --prefix SCOPE`). One `npm ls --json --long --depth=0`
-// per scope in the probe, one `npm install` (plus one `npm uninstall`) per scope per batch.
+// npm: Node packages (`npm:SCOPE:NAME`), global under a prefix (`SCOPE/lib/node_modules`) or
+// local to a project directory (`SCOPE/node_modules`). The probe reads each package's own
+// package.json and the scope's npm lockfile with the shell (no `npm ls`: starting npm costs
+// ~0.6 s); one `npm install` (plus one `npm uninstall`) per scope per batch.
 //
 // Invariants:
 // - Names, version specs and registry URLs are checked against npm's grammar before any reaches
 //   a shell, and every word reaches a script through shellJoin/shellQuote only. Names that could
 //   read as options (leading `-`) are refused.
-// - npm's output only reaches the probe protocol base64-encoded (`J<TAB>GROUP<TAB>BASE64`), so a
-//   package.json cannot forge probe lines or section markers.
+// - Files only reach the probe protocol base64-encoded (`P<TAB>ITEM<TAB>BASE64` per package.json,
+//   `L<TAB>GROUP<TAB>BASE64` per lockfile), so a package cannot forge probe lines or markers.
+// - npm >= 7 writes no `_integrity`/`_resolved` into installed package.json files and keeps no
+//   lockfile for global prefixes, so a global package's integrity is only known when an older npm
+//   wrote it; a project's comes from `node_modules/.package-lock.json` or `package-lock.json`.
 // - The version to install is: the spec's exact version ?? the lock (when it satisfies the spec)
 //   ?? what npm resolves at apply (unknown in the plan). `--update` drops the lock and the probe
 //   asks the registry (`npm view`) what a fresh resolution gives.
@@ -323,8 +327,36 @@ function obj(v: JsonValue | undefined): Record<string, JsonValue> | undefined {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
 }
 
-/** Installed packages (depth 0) from `npm ls --json [--long]` output: name → attributes. */
-export function parseNpmLs(json: string): Map<string, Attrs> {
+/**
+ * An installed package's attributes from its own package.json: the version, plus `_integrity`
+ * and `_resolved` when an npm older than 7 wrote them there. Undefined when it is not one.
+ */
+export function parseManifest(json: string): Attrs | undefined {
+  let doc: JsonValue;
+  try {
+    doc = JSON.parse(json) as JsonValue;
+  } catch {
+    return undefined;
+  }
+  const d = obj(doc);
+  const version = d?.['version'];
+  if (typeof version !== 'string' || parseVer(version) === undefined) return undefined;
+  const attrs: Attrs = { version };
+  if (typeof d!['_integrity'] === 'string' && d!['_integrity'] !== '') {
+    attrs['integrity'] = d!['_integrity'];
+  }
+  if (typeof d!['_resolved'] === 'string' && d!['_resolved'] !== '') {
+    attrs['resolved'] = d!['_resolved'];
+  }
+  return attrs;
+}
+
+/**
+ * Top-level packages of an npm lockfile (`package-lock.json` or the hidden
+ * `node_modules/.package-lock.json`, lockfileVersion 2 or 3): name → {version, integrity,
+ * resolved}. Nested copies (`node_modules/a/node_modules/b`) are not top-level and are left out.
+ */
+export function parseLockfile(json: string): Map<string, Attrs> {
   const out = new Map<string, Attrs>();
   let doc: JsonValue;
   try {
@@ -332,19 +364,15 @@ export function parseNpmLs(json: string): Map<string, Attrs> {
   } catch {
     return out;
   }
-  const deps = obj(obj(doc)?.['dependencies']);
-  if (!deps) return out;
-  for (const [name, raw] of Object.entries(deps)) {
+  const packages = obj(obj(doc)?.['packages']);
+  for (const [path, raw] of Object.entries(packages ?? {})) {
+    const m = /^node_modules\/((?:@[^/]+\/)?[^/@][^/]*)$/.exec(path);
     const d = obj(raw);
-    if (!d || d['missing'] === true) continue;
-    const version = typeof d['version'] === 'string' ? d['version'] : undefined;
-    if (version === undefined || parseVer(version) === undefined) continue;
-    const attrs: Attrs = { version };
-    const integrity = d['integrity'] ?? d['_integrity'];
-    const resolved = d['resolved'] ?? d['_resolved'];
-    if (typeof integrity === 'string' && integrity !== '') attrs['integrity'] = integrity;
-    if (typeof resolved === 'string' && resolved !== '') attrs['resolved'] = resolved;
-    out.set(name, attrs);
+    if (!m || !d || typeof d['version'] !== 'string') continue;
+    const attrs: Attrs = { version: d['version'] };
+    if (typeof d['integrity'] === 'string') attrs['integrity'] = d['integrity'];
+    if (typeof d['resolved'] === 'string') attrs['resolved'] = d['resolved'];
+    out.set(m[1]!, attrs);
   }
   return out;
 }
@@ -457,13 +485,25 @@ export const npmManager = {
     const groups = groupsOf(items);
     const lines = [
       `if command -v npm >/dev/null 2>&1; then printf 'N\\t1\\n'; else printf 'N\\t0\\n'; fi`,
-      `_r_ls() { command -v npm >/dev/null 2>&1 || return 0; npm ls "$@" --json --long --depth=0 --no-update-notifier 2>/dev/null | base64 | tr -d '\\n'; }`,
     ];
+    // Each package's own package.json, read with the shell (starting npm costs ~0.6 s a scope).
+    items.forEach((item, i) => {
+      const t = targetOf(item);
+      if (!t) return;
+      const f = shellQuote(`${modulesDir(t.mode, t.scope)}/${t.name}/package.json`);
+      lines.push(`[ -f ${f} ] && printf 'P\\t${i}\\t%s\\n' "$(base64 < ${f} | tr -d '\\n')"`);
+    });
+    // Integrity and resolved URL live in npm's lockfiles (npm >= 7 writes none into package.json).
     groups.forEach((g, i) => {
-      const dir = shellQuote(modulesDir(g.mode, g.scope));
-      const args = shellJoin(scopeArgs(g.mode, g.scope));
+      const dir = modulesDir(g.mode, g.scope);
+      const locks = [
+        `${dir}/.package-lock.json`,
+        ...(g.mode === 'project' ? [`${g.scope}/package-lock.json`] : []),
+      ];
+      const tests = locks.map((l) => `if [ -f ${shellQuote(l)} ]; then _r_l=${shellQuote(l)}`);
       lines.push(
-        `if [ -d ${dir} ]; then printf 'J\\t${i}\\t%s\\n' "$(_r_ls ${args})"; else printf 'J\\t${i}\\t\\n'; fi`,
+        `_r_l=''; ${tests.join('; el')}; fi`,
+        `[ -n "$_r_l" ] && printf 'L\\t${i}\\t%s\\n' "$(base64 < "$_r_l" | tr -d '\\n')"`,
       );
     });
     // --update: ask the registry what a fresh resolution gives (network, so only when asked).
@@ -495,30 +535,42 @@ export const npmManager = {
 
   parseProbe(output: string, items: readonly ProbeItem[], _ctx: ManagerContext): ProbeResult {
     const groups = groupsOf(items);
-    const installed = new Map<string, Map<string, Attrs>>();
+    const manifests = new Map<number, Attrs>();
+    const locks = new Map<string, Map<string, Attrs>>();
     const resolved: Attrs = {};
     const facts: Attrs = { npm: false, resolved };
+    const decode = (b64: string | undefined): string =>
+      /^[A-Za-z0-9+/=]*$/.test(b64 ?? '') ? Buffer.from(b64 ?? '', 'base64').toString('utf8') : '';
     for (const { tag, fields } of probeLines(output)) {
       if (tag === 'N') facts['npm'] = fields[0] === '1';
-      else if (tag === 'J') {
+      else if (tag === 'P') {
+        const i = itemIndex(fields[0], items.length);
+        const m = i === undefined ? undefined : parseManifest(decode(fields[1]));
+        if (m) manifests.set(i!, m);
+      } else if (tag === 'L') {
         const g = itemIndex(fields[0], groups.length);
-        if (g === undefined) continue;
-        const json = Buffer.from(fields[1] ?? '', 'base64').toString('utf8');
-        installed.set(groupKey(groups[g]!), parseNpmLs(json));
+        if (g !== undefined) locks.set(groupKey(groups[g]!), parseLockfile(decode(fields[1])));
       } else if (tag === 'U') {
         const i = itemIndex(fields[0], items.length);
         if (i === undefined) continue;
-        const v = parseNpmView(Buffer.from(fields[1] ?? '', 'base64').toString('utf8'));
+        const v = parseNpmView(decode(fields[1]));
         if (v !== undefined) resolved[items[i]!.address] = v;
       }
     }
     const live = new Map<string, Attrs>();
-    for (const item of items) {
+    items.forEach((item, i) => {
       const t = targetOf(item);
-      if (!t) continue;
-      const attrs = installed.get(groupKey(t))?.get(t.name);
-      if (attrs) live.set(item.address, { scope: t.scope, mode: t.mode, name: t.name, ...attrs });
-    }
+      const m = manifests.get(i);
+      if (!t || !m) return;
+      const attrs: Attrs = { scope: t.scope, mode: t.mode, name: t.name, ...m };
+      // The lockfile's integrity is only this package's when it names the same version.
+      const l = locks.get(groupKey(t))?.get(t.name);
+      if (l && l['version'] === m['version']) {
+        if (typeof l['integrity'] === 'string') attrs['integrity'] = l['integrity'];
+        if (typeof l['resolved'] === 'string') attrs['resolved'] = l['resolved'];
+      }
+      live.set(item.address, attrs);
+    });
     return { live, facts };
   },
 

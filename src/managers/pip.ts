@@ -5,8 +5,12 @@
 // - Every name, extra, specifier, URL, index option and interpreter is checked (check()) before
 //   it can reach a shell; commands() re-checks and throws rather than quote something odd, and
 //   the requirement given to pip is rebuilt from the checked parts, never the text as written.
-// - The probe runs ONE `python -m pip list --format=json` per scope and prints it base64-encoded
-//   on one line, so nothing pip prints can forge a probe line.
+// - The probe starts no Python: one awk per site directory reads every distribution's
+//   METADATA/PKG-INFO header and direct_url.json (the venv's site-packages, or a system
+//   interpreter's directories in sys.path order), printed base64-encoded on one line per scope,
+//   so nothing a package's metadata says can forge a probe line.
+// - A declared venv's lock entry is its whole closure (lockFromFacts); a batch installs exactly
+//   that closure with --no-deps when it covers the spec and the batch, else pip resolves.
 // - The version to install is: the spec's exact pin (`==X`) ?? the lock ?? what pip resolves now
 //   (unknown until apply). `--update` drops the lock and re-resolves with `--upgrade`.
 // - A venv path is only ever removed when it holds a pyvenv.cfg; an existing path that is not a
@@ -147,6 +151,21 @@ export function compareVersions(a: string, b: string): number | undefined {
   return pa && pb ? cmpParsed(pa, pb) : undefined;
 }
 
+/** A version as pip prints it (`str(packaging.version.Version(v))`); unparsable ones as given. */
+export function normalizeVersion(v: string): string {
+  const p = parseVersion(v);
+  if (!p) return v.trim();
+  const pre = p.pre ? `${['a', 'b', 'rc'][p.pre[0]]}${p.pre[1]}` : '';
+  return (
+    (p.epoch !== 0 ? `${p.epoch}!` : '') +
+    p.release.join('.') +
+    pre +
+    (p.post !== undefined ? `.post${p.post}` : '') +
+    (p.dev !== undefined ? `.dev${p.dev}` : '') +
+    (p.local ? `+${p.local.join('.')}` : '')
+  );
+}
+
 const OPERATORS = ['===', '~=', '==', '!=', '<=', '>=', '<', '>'] as const;
 type Operator = (typeof OPERATORS)[number];
 export interface Clause {
@@ -273,6 +292,8 @@ function venvPathOf(item: ProbeItem): string {
 
 export const pipVenvManager = {
   kind: 'pip-venv',
+  // The venv's lock entry is its package closure, which pipManager.lockFromFacts records.
+  lockDerived: true,
   tracked: ['python_version'],
 
   check(resource: Resource): Diagnostic[] {
@@ -467,21 +488,135 @@ function scopeFacts(facts: Attrs, scope: string): { [k: string]: JsonValue } | u
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
 }
 
-/** Parses `pip list --format=json` into normalized name → version. */
-export function parsePipList(json: string): Map<string, string> {
-  const out = new Map<string, string>();
-  let data: unknown;
-  try {
-    data = JSON.parse(json);
-  } catch {
-    return out;
+/**
+ * Prints, per metadata file of one site directory, what parseDists reads: the RFC 822 header of
+ * `METADATA`/`PKG-INFO` (Name, Version, Provides-Extra; the body is skipped) and the archive
+ * sha256 of `direct_url.json`. DIR is the metadata directory's base name, which joins the two.
+ */
+const DIST_AWK = [
+  'function flush() { if (n != "" && v != "") printf "D\\t%s\\t%s\\t%s\\t%s\\n", d, n, v, x; n = ""; v = ""; x = "" }',
+  'FNR == 1 { flush(); d = FILENAME; if (d !~ /\\.egg-info$/) sub(/\\/[^\\/]*$/, "", d); sub(/^.*\\//, "", d); m = (FILENAME ~ /\\/direct_url\\.json$/) ? "u" : (FILENAME ~ /\\/\\.repro-wheel-sha256$/) ? "r" : "h" }',
+  'm == "r" { if (split($0, f, "\\t") == 3) printf "R\\t%s\\n", $0; next }',
+  'm == "u" { if (match($0, /"sha256" *: *"[0-9a-fA-F]+"/) || match($0, /sha256=[0-9a-fA-F]+/)) { s = substr($0, RSTART, RLENGTH); sub(/^[^=:]*[=:] *"?/, "", s); sub(/"$/, "", s); printf "H\\t%s\\t%s\\n", d, s; m = "" } next }',
+  'm != "h" { next }',
+  '/^\\r?$/ { flush(); m = ""; next }',
+  '/^[Nn]ame:/ { if (n == "") { n = $0; sub(/^[^:]*: */, "", n); sub(/[ \\r]*$/, "", n) } next }',
+  '/^[Vv]ersion:/ { if (v == "") { v = $0; sub(/^[^:]*: */, "", v); sub(/[ \\r]*$/, "", v) } next }',
+  '/^[Pp]rovides-[Ee]xtra:/ { e = $0; sub(/^[^:]*: */, "", e); sub(/[ \\r]*$/, "", e); x = (x == "" ? e : x "," e) }',
+  'END { flush() }',
+].join('\n');
+
+/**
+ * `_r_dists DIR…`: the metadata of every distribution in the existing DIRs, in order, as one
+ * base64 line (so nothing a package's metadata says can forge a probe line).
+ */
+const DIST_READER = [
+  '_r_dists() {',
+  '  for _r_d in "$@"; do',
+  '    if [ -f "$_r_d" ]; then awk "$_r_awk" "$_r_d" 2>/dev/null; continue; fi',
+  '    [ -d "$_r_d" ] || continue',
+  '    set --',
+  '    for _r_x in "$_r_d"/*.dist-info/METADATA "$_r_d"/*.dist-info/direct_url.json "$_r_d"/*.egg-info/PKG-INFO "$_r_d"/*.egg-info; do',
+  '      [ -f "$_r_x" ] && set -- "$@" "$_r_x"',
+  '    done',
+  '    [ $# -eq 0 ] || awk "$_r_awk" "$@" 2>/dev/null',
+  "  done | base64 | tr -d '\\n'",
+  '}',
+].join('\n');
+
+/**
+ * In a venv's root: `NAME<TAB>VERSION<TAB>SHA256` of the archives repro's installs came from,
+ * taken from `pip install --report` (pip records no archive hash in the venv for index or
+ * find_links installs). The probe only believes a line whose name and version are installed.
+ */
+const HASH_FILE = '.repro-wheel-sha256';
+
+/** Merges a `pip install --report` into HASH_FILE (argv: report, hash file); runs in the venv. */
+const MERGE_REPORT_PY = [
+  'import json, os, re, sys',
+  'rep, out = sys.argv[1], sys.argv[2]',
+  "norm = lambda n: re.sub(r'[-_.]+', '-', n).lower()",
+  'rows = {}',
+  'try:',
+  '    for line in open(out):',
+  "        f = line.rstrip('\\n').split('\\t')",
+  '        if len(f) == 3: rows[norm(f[0])] = f',
+  'except OSError: pass',
+  "for i in json.load(open(rep)).get('install', []):",
+  "    m, a = i.get('metadata') or {}, (i.get('download_info') or {}).get('archive_info') or {}",
+  "    h = (a.get('hashes') or {}).get('sha256') or (a.get('hash') or '').partition('sha256=')[2]",
+  "    n, v = m.get('name'), m.get('version')",
+  '    if not n or not v: continue',
+  "    if re.fullmatch('[0-9a-f]{64}', h or ''): rows[norm(n)] = [norm(n), v, h]",
+  '    else: rows.pop(norm(n), None)',
+  "with open(out + '.tmp', 'w') as f:",
+  "    for k in sorted(rows): f.write('\\t'.join(rows[k]) + '\\n')",
+  "os.replace(out + '.tmp', out)",
+].join('\n');
+
+/** Packages that seed every venv; left out of the lock's closure, as `pip freeze` leaves them. */
+const SEED_PACKAGES = new Set(['pip', 'setuptools', 'wheel', 'distribute']);
+
+/** A scope's installed distributions as a JSON fact: name → {version, sha256?}, sorted. */
+function closureOf(dists: ReadonlyMap<string, InstalledDist>): { [k: string]: JsonValue } {
+  const out: { [k: string]: JsonValue } = {};
+  for (const name of [...dists.keys()].sort()) {
+    const d = dists.get(name)!;
+    out[name] = { version: d.version, ...(d.sha256 === undefined ? {} : { sha256: d.sha256 }) };
   }
-  if (!Array.isArray(data)) return out;
-  for (const row of data as unknown[]) {
-    if (row === null || typeof row !== 'object') continue;
-    const { name, version } = row as { name?: unknown; version?: unknown };
-    if (typeof name !== 'string' || typeof version !== 'string') continue;
-    out.set(normalizeName(name), version);
+  return out;
+}
+
+/** One installed distribution as the probe read it from its metadata directory. */
+export interface InstalledDist {
+  /** The version as pip shows it (PEP 440-normalized when it parses). */
+  readonly version: string;
+  /** `Provides-Extra` values, PEP 685-normalized. */
+  readonly extras: readonly string[];
+  /** sha256 of the archive it was installed from, when pip recorded one (direct_url.json). */
+  readonly sha256?: string;
+}
+
+/**
+ * Reads what the probe's awk printed for one site directory after another, in the interpreter's
+ * search order: `D<TAB>DIR<TAB>NAME<TAB>VERSION<TAB>EXTRAS` per `*.dist-info/METADATA` or
+ * `*.egg-info` and `H<TAB>DIR<TAB>SHA256` per `direct_url.json` with an archive hash. The first
+ * distribution of a name wins, as it does on `sys.path`.
+ */
+export function parseDists(text: string): Map<string, InstalledDist> {
+  const rows: { dir: string; name: string; version: string; extras: string[] }[] = [];
+  const hashes = new Map<string, string>();
+  const recorded = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const f = line.replace(/\r$/, '').split('\t');
+    if (f[0] === 'D' && f.length >= 4) {
+      rows.push({
+        dir: f[1]!,
+        name: f[2]!.trim(),
+        version: f[3]!.trim(),
+        extras: (f[4] ?? '')
+          .split(',')
+          .map((e) => e.trim())
+          .filter((e) => e !== '')
+          .map(normalizeName),
+      });
+    } else if (f[0] === 'H' && f.length >= 3 && /^[0-9a-fA-F]{64}$/.test(f[2]!)) {
+      hashes.set(f[1]!, f[2]!.toLowerCase());
+    } else if (f[0] === 'R' && f.length === 4 && /^[0-9a-fA-F]{64}$/.test(f[3]!)) {
+      recorded.set(`${normalizeName(f[1]!)}\0${normalizeVersion(f[2]!)}`, f[3]!.toLowerCase());
+    }
+  }
+  const out = new Map<string, InstalledDist>();
+  for (const r of rows) {
+    const name = normalizeName(r.name);
+    if (!PIP_NAME.test(name) || r.version === '' || out.has(name)) continue;
+    const version = normalizeVersion(r.version);
+    const sha256 = hashes.get(r.dir) ?? recorded.get(`${name}\0${version}`);
+    out.set(name, {
+      version,
+      extras: [...new Set(r.extras)].sort(),
+      ...(sha256 === undefined ? {} : { sha256 }),
+    });
   }
   return out;
 }
@@ -615,58 +750,74 @@ export const pipManager = {
   check: checkPip,
 
   probeScript(items: readonly ProbeItem[], _ctx: ManagerContext): string {
-    const lines: string[] = [];
+    const lines: string[] = [`_r_awk=${shellQuote(DIST_AWK)}`, DIST_READER];
     scopesOf(items).forEach(([scope, kind], k) => {
       const q = shellQuote(scope);
       const venvTest = `[ -f ${q}/pyvenv.cfg ] && [ -x ${q}/bin/python ]`;
-      lines.push(`_r_py=''; _r_k=none`);
+      // The site directories in the interpreter's search order, read with the shell and awk only:
+      // starting Python (and importing pip) costs half a second per scope.
+      const venv = `_r_k=venv; _r_m=$(_r_dists ${q}/lib/python3*/site-packages ${q}/${HASH_FILE})`;
+      const system = [
+        `_r_k=system; _r_real=$(readlink -f "$(command -v ${q})"); _r_pre=\${_r_real%/bin/*}; _r_ver=\${_r_real##*/}`,
+        `  case $_r_ver in python3.[0-9]*) ;; *) _r_ver=$(cd "$_r_pre/lib" 2>/dev/null && ls -d python3.[0-9]* 2>/dev/null | head -n 1) ;; esac`,
+        `  _r_m=$(_r_dists "$HOME/.local/lib/$_r_ver/site-packages" "$_r_pre/local/lib/$_r_ver/dist-packages" "$_r_pre/lib/python3/dist-packages" "$_r_pre/lib/$_r_ver/dist-packages" "$_r_pre/lib/$_r_ver/site-packages")`,
+      ].join('\n');
+      lines.push(`_r_k=none; _r_m=''`);
       if (kind === 'venv') {
-        lines.push(`if ${venvTest}; then _r_py=${q}/bin/python; _r_k=venv; fi`);
+        lines.push(`if ${venvTest}; then ${venv}; fi`);
       } else if (kind === 'system') {
-        lines.push(`if command -v ${q} >/dev/null 2>&1; then _r_py=${q}; _r_k=system; fi`);
+        lines.push(`if command -v ${q} >/dev/null 2>&1; then ${system}`, `fi`);
       } else {
         lines.push(
-          `if ${venvTest}; then _r_py=${q}/bin/python; _r_k=venv`,
-          `elif command -v ${q} >/dev/null 2>&1; then _r_py=${q}; _r_k=system; fi`,
+          `if ${venvTest}; then ${venv}`,
+          `elif command -v ${q} >/dev/null 2>&1; then ${system}`,
+          `fi`,
         );
       }
-      lines.push(
-        `_r_pip=0; _r_o=''`,
-        `if [ -n "$_r_py" ] && _r_o=$("$_r_py" -m pip list --format=json --disable-pip-version-check --no-input 2>/dev/null); then _r_pip=1; fi`,
-        `printf 'S\\t${k}\\t%s\\t%s\\n' "$_r_k" "$_r_pip"`,
-        `[ "$_r_pip" = 1 ] && printf 'J\\t${k}\\t%s\\n' "$(printf '%s' "$_r_o" | base64 | tr -d '\\n')"`,
-        `:`,
-      );
+      lines.push(`printf 'S\\t${k}\\t%s\\n' "$_r_k"`, `printf 'M\\t${k}\\t%s\\n' "$_r_m"`);
     });
     return probeFragment(lines);
   },
 
   parseProbe(output: string, items: readonly ProbeItem[], _ctx: ManagerContext): ProbeResult {
     const scopes = scopesOf(items);
-    const info: Record<string, JsonValue> = {};
-    const installed = new Map<string, Map<string, string>>();
+    const kinds = new Map<string, string>();
+    const installed = new Map<string, Map<string, InstalledDist>>();
     for (const { tag, fields } of probeLines(output)) {
       const k = itemIndex(fields[0], scopes.length);
       if (k === undefined) continue;
       const scope = scopes[k]![0];
       if (tag === 'S') {
         const kind = fields[1];
-        info[scope] = {
-          python: kind === 'venv' || kind === 'system' ? kind : 'none',
-          pip: fields[2] === '1',
-        };
-      } else if (tag === 'J') {
+        kinds.set(scope, kind === 'venv' || kind === 'system' ? kind : 'none');
+      } else if (tag === 'M') {
         const b64 = fields[1] ?? '';
         if (!/^[A-Za-z0-9+/=]*$/.test(b64)) continue;
-        installed.set(scope, parsePipList(Buffer.from(b64, 'base64').toString('utf8')));
+        installed.set(scope, parseDists(Buffer.from(b64, 'base64').toString('utf8')));
       }
+    }
+    const info: Record<string, JsonValue> = {};
+    for (const [scope] of scopes) {
+      const python = kinds.get(scope) ?? 'none';
+      const dists = installed.get(scope) ?? new Map<string, InstalledDist>();
+      info[scope] = {
+        python,
+        pip: dists.has('pip'),
+        // A venv's whole closure, for the lock; a system interpreter's is the distribution's.
+        ...(python === 'venv' ? { packages: closureOf(dists) } : {}),
+      };
     }
     const live = new Map<string, Attrs>();
     for (const item of items) {
       const scope = scopeOf(item);
       const name = normalizeName(pkgOf(item));
-      const version = installed.get(scope)?.get(name);
-      if (version !== undefined) live.set(item.address, { scope, name, version });
+      const dist = installed.get(scope)?.get(name);
+      if (dist === undefined) continue;
+      const attrs: Attrs = { scope, name, version: dist.version };
+      const wanted = (strList(item.resource?.desired, 'extras') ?? []).map(normalizeName);
+      const missing = wanted.filter((e) => !dist.extras.includes(e));
+      if (missing.length > 0) attrs['missing_extras'] = missing;
+      live.set(item.address, attrs);
     }
     return { live, facts: { scopes: info } };
   },
@@ -773,7 +924,7 @@ export const pipManager = {
         );
       }
       script.push(
-        `if ! ${py} -c 'import pip' >/dev/null 2>&1; then ${failScript(`repro: pip is not available for ${pyDisplay}; install it (e.g. apt: [python3-pip]) or use a venv`)}; fi`,
+        `if ! _r_pipv=$(${py} -c 'import pip; print(pip.__version__)' 2>/dev/null); then ${failScript(`repro: pip is not available for ${pyDisplay}; install it (e.g. apt: [python3-pip]) or use a venv`)}; fi`,
       );
       // PEP 668: Debian marks its interpreter externally managed; repro installs there on purpose.
       let bsp = '';
@@ -810,6 +961,16 @@ export const pipManager = {
         });
         script.length = 0;
       }
+      // A complete locked closure: install exactly it, without resolving (see closureFor).
+      const closure =
+        venv && removals.length === 0
+          ? closureFor(input.locked?.(`pip-venv:${scope}`), changes, input.resources, scope)
+          : undefined;
+      if (closure) {
+        installs.length = 0;
+        installs.push(...[...closure.keys()].sort().map((n) => `${n}==${closure.get(n)!.version}`));
+        upgrade = false;
+      }
       if (installs.length > 0) {
         const opts: string[] = [];
         const shown: string[] = [];
@@ -837,11 +998,51 @@ export const pipManager = {
           opts.push('--upgrade');
           shown.push('--upgrade');
         }
+        if (closure) {
+          opts.push('--no-deps');
+          shown.push('--no-deps');
+        }
+        // pip >= 22.2 reports each archive's sha256; kept in the venv for the probe (HASH_FILE).
+        const pre = venv
+          ? [
+              `_r_rep=''; case $_r_pipv in [0-9].*|1[0-9].*|2[01].*|22.[01]|22.[01].*) ;; *) _r_rep=$(mktemp) ;; esac`,
+            ]
+          : [];
+        const rep = venv ? ' ${_r_rep:+--report "$_r_rep"}' : '';
+        const post = venv
+          ? [
+              `if [ -n "$_r_rep" ]; then ${py} -c ${shellQuote(MERGE_REPORT_PY)} "$_r_rep" ${q}/${HASH_FILE} || true; rm -f "$_r_rep"; fi`,
+            ]
+          : [];
+        const hashed = closure && [...closure.values()].every((e) => e.sha256 !== undefined);
+        if (closure && hashed) {
+          // --require-hashes takes hashes from a requirements file only.
+          const lines = [...closure.keys()]
+            .sort()
+            .map(
+              (n) => `${n}==${closure.get(n)!.version} --hash=sha256:${closure.get(n)!.sha256!}`,
+            );
+          out.push({
+            display: `${pyDisplay} -m pip install ${shown.join(' ')} --require-hashes -r (the locked closure: ${installs.join(' ')})`,
+            script: [
+              ...script,
+              ...pre,
+              `_r_req=$(mktemp)`,
+              `printf '%s\\n' ${shellJoin(lines)} > "$_r_req"`,
+              `_r_rc=0; ${py} -m pip install ${shellJoin([...common, ...opts, '--require-hashes'])}${bsp}${rep} -r "$_r_req" || _r_rc=$?`,
+              `rm -f "$_r_req"; [ "$_r_rc" -eq 0 ] || exit "$_r_rc"`,
+              ...post,
+            ].join('\n'),
+          });
+          continue;
+        }
         out.push({
           display: `${pyDisplay} -m pip install ${[...shown, ...installs].join(' ')}`,
           script: [
             ...script,
-            `${py} -m pip install ${shellJoin([...common, ...opts])}${bsp} ${shellJoin(installs)}`,
+            ...pre,
+            `${py} -m pip install ${shellJoin([...common, ...opts])}${bsp}${rep} ${shellJoin(installs)}`,
+            ...post,
           ].join('\n'),
         });
       }
@@ -856,5 +1057,95 @@ export const pipManager = {
     return version === undefined ? undefined : { version };
   },
 
-  record: recordLive,
+  lockFromFacts(facts: Attrs, resources: ReadonlyMap<string, Resource>): Map<string, Attrs> {
+    const out = new Map<string, Attrs>();
+    const scopes = facts['scopes'];
+    if (scopes === null || typeof scopes !== 'object' || Array.isArray(scopes)) return out;
+    for (const scope of Object.keys(scopes).sort()) {
+      const info = scopeFacts(facts, scope);
+      const packages = info?.['packages'];
+      if (info?.['python'] !== 'venv' || !isObject(packages)) continue;
+      if (!resources.has(`pip-venv:${scope}`)) continue;
+      const named = new Set(
+        [...resources.values()]
+          .filter((r) => r.kind === 'pip' && str(r.desired, 'scope') === scope)
+          .map((r) => str(r.desired, 'name')),
+      );
+      const kept: { [k: string]: JsonValue } = {};
+      for (const name of Object.keys(packages).sort()) {
+        if (!SEED_PACKAGES.has(name) || named.has(name)) kept[name] = packages[name]!;
+      }
+      out.set(`pip-venv:${scope}`, { packages: kept });
+    }
+    return out;
+  },
+
+  problem(resource: Resource, live: Attrs): string | undefined {
+    const missing = strList(live, 'missing_extras') ?? [];
+    if (missing.length === 0) return undefined;
+    const name = str(resource.desired, 'name') ?? '';
+    const extras = missing.map((e) => `'${e}'`).join(', ');
+    return `${name} ${str(live, 'version') ?? ''} does not provide the extra${missing.length > 1 ? 's' : ''} ${extras} (pip only warns); remove ${missing.length > 1 ? 'them' : 'it'} from requirement ${JSON.stringify(str(resource.desired, 'requirement') ?? name)} or pin a version that provides ${missing.length > 1 ? 'them' : 'it'}`;
+  },
+
+  // What the extras check found is for problem() only; state keeps what pip installed.
+  record(resource: Resource | undefined, live: Attrs | undefined, previous?: Attrs) {
+    if (live === undefined) return recordLive(resource, live, previous);
+    const { missing_extras: _missing, ...rest } = live;
+    return rest;
+  },
 } satisfies Manager;
+
+/**
+ * The locked closure of a venv when it is complete for this batch: every spec package of the
+ * scope is in it without a direct reference, and every install the batch makes is at the
+ * closure's version (a spec pin, `--update` or a changed spec that disagrees means: resolve).
+ */
+function closureFor(
+  entry: Attrs | undefined,
+  changes: readonly Change[],
+  resources: ReadonlyMap<string, Resource>,
+  scope: string,
+): Map<string, { version: string; sha256?: string }> | undefined {
+  const closure = lockedClosure(entry);
+  if (!closure || closure.size === 0) return undefined;
+  for (const r of resources.values()) {
+    if (r.kind !== 'pip' || str(r.desired, 'scope') !== scope) continue;
+    if (str(r.desired, 'url') !== undefined) return undefined;
+    if (!closure.has(str(r.desired, 'name') ?? '')) return undefined;
+  }
+  for (const c of changes) {
+    const r = resources.get(c.address);
+    if (!r || c.action === 'delete') return undefined;
+    const version = c.afterUnknown?.includes('version') ? undefined : str(c.after, 'version');
+    const locked = closure.get(str(r.desired, 'name') ?? '');
+    if (!locked || version === undefined || !sameVersion(version, locked.version)) return undefined;
+  }
+  return closure;
+}
+
+function isObject(v: JsonValue | undefined): v is { [k: string]: JsonValue } {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** A locked venv closure (`pip-venv:PATH`'s lock entry): name → {version, sha256?}. */
+function lockedClosure(
+  entry: Attrs | undefined,
+): Map<string, { version: string; sha256?: string }> | undefined {
+  const packages = entry?.['packages'];
+  if (!isObject(packages)) return undefined;
+  const out = new Map<string, { version: string; sha256?: string }>();
+  for (const [name, raw] of Object.entries(packages)) {
+    if (!isObject(raw)) return undefined;
+    const version = raw['version'];
+    const sha256 = raw['sha256'];
+    if (!PIP_NAME.test(name) || typeof version !== 'string' || !isPep440Version(version)) {
+      return undefined;
+    }
+    out.set(name, {
+      version,
+      ...(typeof sha256 === 'string' && /^[0-9a-f]{64}$/.test(sha256) ? { sha256 } : {}),
+    });
+  }
+  return out;
+}

@@ -64,10 +64,21 @@ export interface CommandInput {
   /** Kinds that already had changes applied earlier in this apply (e.g. apt-source → apt-get update). */
   readonly changedKinds: ReadonlySet<ManagerKind>;
   readonly ctx: ManagerContext;
+  /**
+   * The lock entry of any address as it was when the apply began (undefined when absent or being
+   * updated): pip reads its venv's locked closure here. Not for the batch's own versions, which
+   * the changes already carry.
+   */
+  readonly locked?: (address: Address) => Attrs | undefined;
 }
 
 export interface Manager {
   readonly kind: ManagerKind;
+  /**
+   * Another manager derives this kind's lock entries (lockFromFacts; pip does a venv's), so apply
+   * neither sets nor removes them from lockEntry.
+   */
+  readonly lockDerived?: boolean;
   /** Attribute names compared between state and live to report drift. */
   readonly tracked: readonly string[];
   /** Grammar checks of names, versions, paths before anything reaches a shell. */
@@ -85,6 +96,17 @@ export interface Manager {
    * when the spec pins everything (nothing to lock).
    */
   lockEntry(resource: Resource, live: Attrs): Attrs | undefined;
+  /**
+   * Lock entries for other addresses that this manager's probe facts determine (pip: each declared
+   * venv's whole closure, kept on `pip-venv:PATH`); set after its batches and on a converged apply.
+   */
+  lockFromFacts?(facts: Attrs, resources: ReadonlyMap<Address, Resource>): Map<Address, Attrs>;
+  /**
+   * Why a resource that is on the target is still not what the spec asks although no command of
+   * this manager can change that (pip: an extra the installed version does not provide).
+   * Plans show it as a warning; apply fails naming the resource and its spec position.
+   */
+  problem?(resource: Resource, live: Attrs): string | undefined;
   /**
    * Attributes to record in state after apply. Normally the live attributes; a manager may add
    * facts only known at apply time (e.g. `run` records the command digest).

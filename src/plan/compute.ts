@@ -2,6 +2,7 @@
 // No I/O here; everything is deterministic and ordered by layer then address.
 import type { Address, Attrs, Change, JsonValue, ManagerKind, Resource } from '../core/types.js';
 import { KINDS } from '../core/types.js';
+import { formatSourceRef } from '../core/errors.js';
 import { canonicalJson } from '../core/canonical.js';
 import type { Manager, ProbeItem } from '../managers/types.js';
 import type { StateFile } from '../state/format.js';
@@ -97,6 +98,14 @@ export function computePlan(input: PlanInput): Plan {
     warnings.push(
       `the last apply was interrupted while changing ${state.pending.join(', ')}; the plan below reflects what is on the target now`,
     );
+  }
+  for (const item of [...groups.values()].flat()) {
+    const live1 = live.live.get(item.address);
+    if (!item.resource || !live1) continue;
+    const problem = managers.get(item.resource.kind)!.problem?.(item.resource, live1);
+    if (problem !== undefined) {
+      warnings.push(`${formatSourceRef(item.resource.at)}: ${item.address}: ${problem}`);
+    }
   }
   for (const c of changes) {
     if ((c.action === 'delete' || c.action === 'replace') && state?.resources[c.address]?.adopted) {

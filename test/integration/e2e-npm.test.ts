@@ -8,7 +8,7 @@
 // /etc/ssl/repro-test-ca.crt and points npm's `cafile` at it (in /usr/local/etc/npmrc, the global
 // config of `npm -g --prefix /usr/local`, and /etc/npmrc).
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -195,5 +195,53 @@ test('npm: global packages end to end on docker', async (t) => {
     assert.match(out, /repro\.yaml:\d+:\d+/);
     assert.match(out, /npm:\/usr\/local:Left_Pad;rm/);
     assert.match(out, /invalid npm package name/);
+  });
+
+  await step('a project directory: install, integrity locked, drift, restore', async () => {
+    // Its own spec and state on the second container (npm is there already).
+    const projDir = join(dir, 'project');
+    await mkdir(projDir);
+    const projSpec = join(projDir, 'repro.yaml');
+    const proj = ['-f', projSpec, '--target', 'second'];
+    await writeFile(
+      projSpec,
+      specYaml(['is-number@7.0.0', 'left-pad@1.2.0']).replace(
+        `  - prefix: ${SCOPE}`,
+        '  - project: /srv/app',
+      ),
+    );
+    const projectPackages = async (): Promise<Record<string, string>> => {
+      const out = await sh(
+        'second',
+        'npm ls --prefix /srv/app --json --depth=0 2>/dev/null || true',
+      );
+      const doc = JSON.parse(out) as { dependencies?: Record<string, { version: string }> };
+      return Object.fromEntries(
+        Object.entries(doc.dependencies ?? {}).map(([k, v]) => [k, v.version]),
+      );
+    };
+    expectCode(await repro(projDir, [...proj, 'apply', '--auto-approve']), 0, 'apply project');
+    assert.deepEqual(await projectPackages(), { 'is-number': '7.0.0', 'left-pad': '1.2.0' });
+    const p = expectCode(await repro(projDir, [...proj, 'plan'], { REPRO_STATS: '1' }), 0, 'plan');
+    assert.match(p.stdout, /No changes\./);
+    assert.match(p.stderr, /repro: 1 exec round trips/);
+    // The project's npm lockfile carries integrity; state records it from there.
+    const state = JSON.parse(await readFile(join(projDir, 'state', 'second.json'), 'utf8')) as {
+      resources: Record<string, { attributes: { integrity?: string } }>;
+    };
+    assert.match(state.resources['npm:/srv/app:left-pad']?.attributes.integrity ?? '', /^sha512-/);
+    await sh(
+      'second',
+      'npm install --prefix /srv/app --no-audit --no-fund left-pad@1.3.0 >/dev/null 2>&1',
+    );
+    const d = expectCode(
+      await repro(projDir, [...proj, 'drift', '--detailed-exitcode']),
+      2,
+      'drift',
+    );
+    assert.match(d.stdout, /npm:\/srv\/app:left-pad/);
+    assert.match(d.stdout, /1\.3\.0/);
+    expectCode(await repro(projDir, [...proj, 'apply', '--auto-approve']), 0, 'restore');
+    assert.equal((await projectPackages())['left-pad'], '1.2.0');
   });
 });

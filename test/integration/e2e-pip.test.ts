@@ -3,7 +3,7 @@
 // containers it created, and drives the built CLI with `--no-index --find-links /wheels`.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -54,14 +54,20 @@ function zip(files: readonly [string, string][]): Buffer {
   return Buffer.concat([...locals, cd, e]);
 }
 
-function wheel(name: string, version: string, requires: string[] = []): [string, Buffer] {
+function wheel(
+  name: string,
+  version: string,
+  requires: string[] = [],
+  extras: string[] = [],
+): [string, Buffer] {
   const di = `${name}-${version}.dist-info`;
   const files: [string, string][] = [
     [`${name}/__init__.py`, `__version__ = '${version}'\n`],
     [
       `${di}/METADATA`,
       `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\n` +
-        requires.map((r) => `Requires-Dist: ${r}\n`).join(''),
+        requires.map((r) => `Requires-Dist: ${r}\n`).join('') +
+        extras.map((e) => `Provides-Extra: ${e}\n`).join(''),
     ],
     [
       `${di}/WHEEL`,
@@ -106,6 +112,7 @@ name: pipdemo
 targets:
   first: {docker: {container: ${cname('first')}, image: "${BASE_IMAGE}"}}
   second: {docker: {container: ${cname('second')}, image: "${BASE_IMAGE}"}}
+  third: {docker: {container: ${cname('third')}, image: "${BASE_IMAGE}"}}
 os:
   distribution: debian
   release: bookworm
@@ -120,7 +127,7 @@ pip:
 }
 
 after(async () => {
-  await run(['docker', 'rm', '-f', cname('first'), cname('second')]);
+  await run(['docker', 'rm', '-f', cname('first'), cname('second'), cname('third')]);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -131,13 +138,17 @@ test('pip: venv and packages end to end on docker, offline wheels', async (t) =>
   const file = join(dir, 'repro.yaml');
   const first = ['-f', file, '--target', 'first'];
   const second = ['-f', file, '--target', 'second'];
+  const third = ['-f', file, '--target', 'third'];
   const v1 = wheel('tinyrepro', '1.0');
-  const v2 = wheel('tinyrepro', '2.0', ['tinydep']);
+  const v2 = wheel('tinyrepro', '2.0', ['tinydep'], ['cli']);
+  const v3 = wheel('tinyrepro', '3.0', ['tinydep']);
   const dep = wheel('tinydep', '1.0');
+  const dep11 = wheel('tinydep', '1.1');
+  const other = wheel('tinyextra', '1.0');
   await writeFile(file, spec('[tinyrepro]'));
 
   await step('plan from empty shows the creates', async () => {
-    await container('first', [v1, v2, dep]);
+    await container('first', [v1, v2, dep, other]);
     const p = expectCode(await repro(dir, [...first, 'plan', '--detailed-exitcode']), 2, 'plan');
     assert.match(p.stdout, /\+ pip-venv:\/opt\/venv/);
     assert.match(p.stdout, /\+ pip:\/opt\/venv:tinyrepro/);
@@ -153,6 +164,16 @@ test('pip: venv and packages end to end on docker, offline wheels', async (t) =>
       resources: Record<string, unknown>;
     };
     assert.deepEqual(lock.resources['pip:/opt/venv:tinyrepro'], { version: '2.0' });
+    // The venv's whole closure, without the seed packages (pip, setuptools), with each wheel's
+    // sha256: pip records none in the venv for find_links installs; repro keeps what
+    // `pip install --report` said.
+    const sha = (w: [string, Buffer]): string => createHash('sha256').update(w[1]).digest('hex');
+    assert.deepEqual(lock.resources['pip-venv:/opt/venv'], {
+      packages: {
+        tinydep: { version: '1.0', sha256: sha(dep) },
+        tinyrepro: { version: '2.0', sha256: sha(v2) },
+      },
+    });
   });
 
   await step('a converged target plans no changes in one round trip', async () => {
@@ -171,6 +192,24 @@ test('pip: venv and packages end to end on docker, offline wheels', async (t) =>
     assert.match(d.stdout, /2\.0/);
     expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 0, 'apply');
     assert.equal((await pipList('first'))['tinyrepro'], '2.0');
+  });
+
+  await step('a new target installs exactly the locked closure, dependencies too', async () => {
+    // Newer tinyrepro and tinydep sit beside the locked ones: a resolution would pick them.
+    await container('third', [v1, v2, v3, dep, dep11]);
+    expectCode(await repro(dir, [...third, 'apply', '--auto-approve'], {}), 0, 'apply third');
+    const l = await pipList('third');
+    assert.equal(l['tinyrepro'], '2.0');
+    assert.equal(l['tinydep'], '1.0', 'the locked dependency, not the newer 1.1');
+    // Every entry had a hash, so pip checked them (--require-hashes); a wheel that differs fails.
+    await sh('third', '/opt/venv/bin/python -m pip uninstall -y -q tinydep tinyrepro');
+    await sh(
+      'third',
+      'cp /wheels/tinydep-1.1-py3-none-any.whl /wheels/tinydep-1.0-py3-none-any.whl',
+    );
+    const bad = expectCode(await repro(dir, [...third, 'apply', '--auto-approve']), 1, 'tampered');
+    assert.match(bad.stderr, /THESE PACKAGES DO NOT MATCH THE HASHES/);
+    await run(['docker', 'rm', '-f', cname('third')]);
   });
 
   await step(
@@ -200,6 +239,49 @@ test('pip: venv and packages end to end on docker, offline wheels', async (t) =>
     assert.equal((await pipList('first'))['tinyrepro'], undefined);
   });
 
+  await step(
+    'an extra the package does not provide is an error naming it, not a warning',
+    async () => {
+      await writeFile(file, spec('["tinyrepro[cli,nosuchextra]"]'));
+      const a = expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 1, 'apply');
+      assert.match(a.stderr, /repro\.yaml:\d+:\d+: pip batch failed \[pip:\/opt\/venv:tinyrepro\]/);
+      assert.match(a.stderr, /tinyrepro 2\.0 does not provide the extra 'nosuchextra'/);
+      assert.doesNotMatch(a.stderr, /'cli'/, 'cli is provided');
+      assert.equal((await pipList('first'))['tinyrepro'], '2.0', 'what pip installed is there');
+      const p = expectCode(await repro(dir, [...first, 'plan']), 0, 'plan');
+      assert.match(
+        p.stdout + p.stderr,
+        /pip:\/opt\/venv:tinyrepro: tinyrepro 2\.0 does not provide/,
+      );
+    },
+  );
+
+  await step(
+    'a wheel missing from find_links fails naming it; the state says what landed',
+    async () => {
+      await writeFile(file, spec('[tinyrepro, tinyextra, nosuchwheel]'));
+      const a = expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 1, 'apply');
+      assert.match(
+        a.stderr,
+        /repro\.yaml:\d+:\d+: pip batch failed \[pip:\/opt\/venv:nosuchwheel\]/,
+      );
+      assert.match(a.stderr, /No matching distribution found for nosuchwheel/);
+      // pip resolves the whole batch before installing: nothing of it landed, and state agrees.
+      const l = await pipList('first');
+      assert.equal(l['nosuchwheel'], undefined);
+      assert.equal(l['tinyextra'], undefined);
+      assert.equal(l['tinyrepro'], '2.0');
+      const state = JSON.parse(await readFile(join(dir, 'state', 'first.json'), 'utf8')) as {
+        resources: Record<string, { attributes: { version?: string } }>;
+        pending?: string[];
+      };
+      assert.equal(state.resources['pip:/opt/venv:tinyrepro']?.attributes.version, '2.0');
+      assert.equal(state.resources['pip:/opt/venv:tinyextra'], undefined);
+      assert.equal(state.resources['pip:/opt/venv:nosuchwheel'], undefined);
+      assert.deepEqual(state.pending ?? [], []);
+    },
+  );
+
   await step('a malformed requirement fails validate with file:line:col', async () => {
     await writeFile(file, spec('["tinyrepro>>1"]'));
     const v = expectCode(await repro(dir, ['-f', file, 'validate']), 1, 'validate');
@@ -215,4 +297,52 @@ test('pip: venv and packages end to end on docker, offline wheels', async (t) =>
     assert.match(a.stderr, /\/opt\/notvenv exists but is not a venv \(no pyvenv\.cfg\)/);
     assert.equal(await sh('first', 'cat /opt/notvenv/data'), 'x\n', 'left untouched');
   });
+
+  await step(
+    'the system interpreter: Debian python3 (externally managed), drift, restore',
+    async () => {
+      // Its own spec and state: no venv, packages go to /usr/local/lib/python3.11/dist-packages.
+      const sysDir = join(dir, 'system');
+      await mkdir(sysDir);
+      const sysFile = join(sysDir, 'repro.yaml');
+      const sys = ['-f', sysFile, '--target', 'first'];
+      await writeFile(
+        sysFile,
+        spec('[tinyextra, tinydep==1.0]')
+          .replace('packages: [python3, python3-venv]', 'packages: [python3, python3-pip]')
+          .replace('  - venv: /opt/venv\n', '  - python: python3\n'),
+      );
+      const systemList = async (): Promise<Record<string, string>> => {
+        const out = await sh(
+          'first',
+          'python3 -m pip list --format=json --disable-pip-version-check',
+        );
+        const rows = JSON.parse(out) as { name: string; version: string }[];
+        return Object.fromEntries(rows.map((r) => [r.name, r.version]));
+      };
+      expectCode(await repro(sysDir, [...sys, 'apply', '--auto-approve']), 0, 'apply');
+      let l = await systemList();
+      assert.equal(l['tinyextra'], '1.0');
+      assert.equal(l['tinydep'], '1.0');
+      const p = expectCode(await repro(sysDir, [...sys, 'plan'], { REPRO_STATS: '1' }), 0, 'plan');
+      assert.match(p.stdout, /No changes\./);
+      assert.match(p.stderr, /repro: 1 exec round trips/);
+      await sh('first', 'python3 -m pip uninstall -y -q --break-system-packages tinyextra');
+      const d = expectCode(
+        await repro(sysDir, [...sys, 'drift', '--detailed-exitcode']),
+        2,
+        'drift',
+      );
+      assert.match(d.stdout, /pip:python3:tinyextra/);
+      expectCode(await repro(sysDir, [...sys, 'apply', '--auto-approve']), 0, 'restore');
+      l = await systemList();
+      assert.equal(l['tinyextra'], '1.0');
+      // Locked per package; a system interpreter's closure is the distribution's, not locked.
+      const lock = JSON.parse(await readFile(join(sysDir, 'repro.lock'), 'utf8')) as {
+        resources: Record<string, unknown>;
+      };
+      const pipLocks = Object.entries(lock.resources).filter(([k]) => k.startsWith('pip'));
+      assert.deepEqual(pipLocks, [['pip:python3:tinyextra', { version: '1.0' }]]);
+    },
+  );
 });

@@ -6,7 +6,8 @@ import {
   npmManager as npm,
   npmNameProblem,
   npmSpecProblem,
-  parseNpmLs,
+  parseLockfile,
+  parseManifest,
   satisfies,
 } from '../../src/managers/npm.js';
 import type { DiffInput, ProbeItem } from '../../src/managers/types.js';
@@ -110,19 +111,19 @@ test('semver ranges: exact versions and satisfaction', () => {
   assert.match(npmSpecProblem('1.2;x') ?? '', /not a version/);
 });
 
-test('npm probe: one quoted npm ls per scope, base64-encoded, names never in the output', () => {
+test('npm probe: reads each package.json with the shell, quoted, names never in the output', () => {
   const script = npm.probeScript(
-    items([IS_NUMBER, LEFT_PAD, pkg("/opt/it's", 'x')], {
+    items([IS_NUMBER, LEFT_PAD, pkg("/opt/it's", 'x'), TYPES_NODE], {
       "npm:/usr/local:evil'; reboot": { scope: '/usr/local', name: "evil'; reboot" },
     }),
     CTX,
   );
-  assert.equal(script.match(/_r_ls -g --prefix/g)?.length, 2);
-  assert.match(script, /_r_ls -g --prefix '\/opt\/it'\\''s'\)/);
-  assert.match(
-    script,
-    /npm ls "\$@" --json --long --depth=0 --no-update-notifier 2>\/dev\/null \| base64/,
-  );
+  assert.doesNotMatch(script, /npm ls/, 'no npm process in a refresh');
+  assert.match(script, /\[ -f \/usr\/local\/lib\/node_modules\/is-number\/package\.json \]/);
+  assert.match(script, /base64 < '\/opt\/it'\\''s\/lib\/node_modules\/x\/package\.json'/);
+  assert.match(script, /\/srv\/proj\/node_modules\/@types\/node\/package\.json/);
+  assert.match(script, /_r_l=\/srv\/proj\/node_modules\/\.package-lock\.json; elif/);
+  assert.match(script, /_r_l=\/srv\/proj\/package-lock\.json/);
   assert.doesNotMatch(script, /reboot/);
   assert.doesNotMatch(script, /npm view/, 'the registry is asked only under --update');
   const upd = npm.probeScript([{ ...items([IS_ODD])[0]!, update: true }], CTX);
@@ -163,28 +164,47 @@ test('npm parses the recorded probe outputs', () => {
   assert.equal(none.live.size, 0);
 });
 
-test('npm ls parsing skips missing entries and cannot be forged', () => {
-  const m = parseNpmLs(
+test('package.json and lockfile parsing: versions checked, nested copies ignored, no forging', () => {
+  assert.deepEqual(parseManifest('{"name":"a","version":"1.0.0"}'), { version: '1.0.0' });
+  assert.deepEqual(
+    parseManifest('{"version":"1.0.0","_integrity":"sha512-x","_resolved":"https://r/a.tgz"}'),
+    { version: '1.0.0', integrity: 'sha512-x', resolved: 'https://r/a.tgz' },
+  );
+  assert.equal(parseManifest('{"version":"not\\tJ\\t0\\tx"}'), undefined);
+  assert.equal(parseManifest('npm ERR! oops'), undefined);
+  const lock = parseLockfile(
     JSON.stringify({
-      dependencies: {
-        a: { version: '1.0.0' },
-        b: { required: '^1', missing: true },
-        c: { version: 'not\tJ\t0\tx' },
+      lockfileVersion: 3,
+      packages: {
+        '': { name: 'proj' },
+        'node_modules/a': { version: '1.0.0', integrity: 'sha512-a', resolved: 'https://r/a' },
+        'node_modules/@s/b': { version: '2.0.0', integrity: 'sha512-b' },
+        'node_modules/a/node_modules/c': { version: '3.0.0' },
       },
     }),
   );
-  assert.deepEqual([...m.keys()], ['a']);
-  assert.equal(parseNpmLs('npm ERR! oops').size, 0);
-  const forged = Buffer.from(
-    '{"dependencies":{"x":{"version":"1.0.0","description":"\\nN\\t0\\n"}}}',
-  );
+  assert.deepEqual([...lock.keys()], ['a', '@s/b']);
+  assert.equal(lock.get('@s/b')?.['integrity'], 'sha512-b');
+  const forged = Buffer.from('{"version":"1.0.0","description":"\\nN\\t0\\n"}');
   const r = npm.parseProbe(
-    `N\t1\nJ\t0\t${forged.toString('base64')}\n`,
+    `N\t1\nP\t0\t${forged.toString('base64')}\nP\t0\tnot base64!\n`,
     items([pkg('/usr/local', 'x')]),
     CTX,
   );
   assert.equal(r.facts['npm'], true);
   assert.equal(r.live.get('npm:/usr/local:x')?.['version'], '1.0.0');
+  // A lockfile entry for another version is not this package's integrity.
+  const lf = Buffer.from(
+    JSON.stringify({
+      packages: { 'node_modules/x': { version: '0.9.0', integrity: 'sha512-old' } },
+    }),
+  );
+  const stale = npm.parseProbe(
+    `N\t1\nP\t0\t${forged.toString('base64')}\nL\t0\t${lf.toString('base64')}\n`,
+    items([pkg('/usr/local', 'x')]),
+    CTX,
+  );
+  assert.equal(stale.live.get('npm:/usr/local:x')?.['integrity'], undefined);
 });
 
 const live = (name: string, version: string, scope = '/usr/local'): Attrs => ({

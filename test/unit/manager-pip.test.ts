@@ -4,6 +4,8 @@ import type { Attrs, Change, Resource } from '../../src/core/types.js';
 import {
   compareVersions,
   exactPin,
+  normalizeVersion,
+  parseDists,
   parseSpecifier,
   pipManager,
   pipVenvManager,
@@ -98,7 +100,7 @@ test('pip check names the address for bad specifiers, extras, URLs and options',
   );
 });
 
-test('pip probe parses real pip list output from a container (venv, missing venv, system)', () => {
+test('pip probe reads dist-info metadata with the shell: venv, missing venv, system', () => {
   const rs = [
     pkg('/opt/v', 'tinyrepro'),
     pkg('/opt/v', 'tinydep'),
@@ -107,6 +109,13 @@ test('pip probe parses real pip list output from a container (venv, missing venv
     pkg('python3', 'tinyrepro'),
   ];
   const its = items(rs);
+  const script = pipManager.probeScript(its, CTX);
+  assert.doesNotMatch(script, /-m pip|bin\/python -/, 'no interpreter in a refresh');
+  assert.match(script, /_r_dists \/opt\/v\/lib\/python3\*\/site-packages/);
+  assert.match(
+    script,
+    /"\$_r_pre\/local\/lib\/\$_r_ver\/dist-packages" "\$_r_pre\/lib\/python3\/dist-packages"/,
+  );
   const venvOnly = pipManager.parseProbe(readOutput('pip/venv-installed-pip.txt'), its, CTX);
   assert.deepEqual(venvOnly.live.get('pip:/opt/v:tinyrepro'), {
     scope: '/opt/v',
@@ -117,16 +126,160 @@ test('pip probe parses real pip list output from a container (venv, missing venv
   assert.equal(venvOnly.live.has('pip:/opt/v:absent-pkg'), false);
   assert.equal(venvOnly.live.has('pip:/opt/none:tinyrepro'), false);
   assert.equal(venvOnly.live.has('pip:python3:tinyrepro'), false);
+  // tinydep came from `name @ file:///…#sha256=…`: pip's direct_url.json carries its hash.
   assert.deepEqual(venvOnly.facts['scopes'], {
     '/opt/none': { python: 'none', pip: false },
-    '/opt/v': { python: 'venv', pip: true },
-    python3: { python: 'system', pip: false },
+    '/opt/v': {
+      python: 'venv',
+      pip: true,
+      packages: {
+        pip: { version: '23.0.1' },
+        setuptools: { version: '66.1.1' },
+        tinydep: {
+          version: '1.0',
+          sha256: 'd42c0ca956e3fef94e02d73b210d125590de5251b95993e7f94187baf578a654',
+        },
+        tinyrepro: { version: '2.0' },
+      },
+    },
+    python3: { python: 'system', pip: true },
   });
+  // System interpreter: /usr/local/lib/python3.11/dist-packages (pip) before Debian's dirs.
   const sys = pipManager.parseProbe(readOutput('pip/system-pip.txt'), its, CTX);
   assert.equal(sys.live.get('pip:python3:tinyrepro')?.['version'], '1.0');
-  // A forged line inside the JSON cannot appear: output is base64; garbage lines are ignored.
-  const forged = pipManager.parseProbe('J\t0\tnot base64!\nS\t9\tvenv\t1\n', its, CTX);
+  // A forged line inside the metadata cannot appear: output is base64; garbage lines are ignored.
+  const forged = pipManager.parseProbe('M\t0\tnot base64!\nS\t9\tvenv\n', its, CTX);
   assert.equal(forged.live.size, 0);
+});
+
+test('dist metadata parsing: first on the path wins, versions as pip prints them, extras', () => {
+  const d = parseDists(
+    [
+      'D\tFoo_Bar-1.0.dist-info\tFoo_Bar\t1.0-1\tCLI,Socks_Proxy',
+      'D\tfoo_bar-0.9.dist-info\tfoo-bar\t0.9\t',
+      'H\tFoo_Bar-1.0.dist-info\t' + 'A'.repeat(64),
+      'D\tbad-1.dist-info\tbad name\t1\t',
+      'H\tx.dist-info\tnot-a-hash',
+      'D\tsix-1.16.0.egg-info\tsix\t1.16.0\r',
+      // Archive hashes repro kept from `pip install --report`: believed for that version only.
+      'D\ttiny_x-2.0.dist-info\ttiny_x\t2.0\t',
+      'R\ttiny-x\t2.0\t' + 'c'.repeat(64),
+      'R\tsix\t1.15.0\t' + 'd'.repeat(64),
+    ].join('\n'),
+  );
+  assert.deepEqual([...d.keys()], ['foo-bar', 'six', 'tiny-x']);
+  assert.equal(d.get('tiny-x')?.sha256, 'c'.repeat(64));
+  assert.equal(d.get('six')?.sha256, undefined);
+  assert.deepEqual(d.get('foo-bar'), {
+    version: '1.0.post1',
+    extras: ['cli', 'socks-proxy'],
+    sha256: 'a'.repeat(64),
+  });
+  assert.equal(d.get('six')?.version, '1.16.0');
+  for (const [raw, shown] of [
+    ['1.0', '1.0'],
+    ['v1.0', '1.0'],
+    ['1.0-alpha-1', '1.0a1'],
+    ['1.0c2', '1.0rc2'],
+    ['1!2.0.DEV3', '1!2.0.dev3'],
+    ['2.1.0+CPU_1', '2.1.0+cpu.1'],
+    ['01.002', '1.2'],
+    ['not a version', 'not a version'],
+  ]) {
+    assert.equal(normalizeVersion(raw!), shown, raw);
+  }
+});
+
+test('an extra the installed dist does not provide is a problem naming it, not recorded', () => {
+  const r = pkg('/opt/v', 'tinyrepro[cli,foo]');
+  const out = [
+    'S\t0\tvenv',
+    `M\t0\t${Buffer.from('D\ttinyrepro-2.0.dist-info\ttinyrepro\t2.0\tcli\n').toString('base64')}`,
+  ].join('\n');
+  const live = pipManager.parseProbe(out, items([r]), CTX).live.get(r.address)!;
+  assert.deepEqual(live['missing_extras'], ['foo']);
+  assert.match(
+    pipManager.problem(r, live) ?? '',
+    /^tinyrepro 2\.0 does not provide the extra 'foo' \(pip only warns\)/,
+  );
+  assert.equal(
+    pipManager.problem(pkg('/opt/v', 'tinyrepro[cli]'), { ...live, missing_extras: [] }),
+    undefined,
+  );
+  assert.deepEqual(pipManager.record(r, live, undefined), {
+    scope: '/opt/v',
+    name: 'tinyrepro',
+    version: '2.0',
+  });
+});
+
+test('pip locks a venv closure without seed packages and installs it with --no-deps', () => {
+  const a = pkg('/opt/v', 'tinyrepro');
+  const v = venv('/opt/v');
+  const resources = new Map([a, v].map((r) => [r.address, r]));
+  // The fixture's items: scopes /opt/none, /opt/v, python3 (indices 0, 1, 2).
+  const recorded = [a, pkg('/opt/none', 'tinyrepro'), pkg('python3', 'tinyrepro')];
+  const facts = pipManager.parseProbe(
+    readOutput('pip/venv-installed-pip.txt'),
+    items(recorded),
+    CTX,
+  ).facts;
+  const locks = pipManager.lockFromFacts(facts, resources);
+  assert.deepEqual([...locks.keys()], ['pip-venv:/opt/v']);
+  const closure = locks.get('pip-venv:/opt/v')!;
+  assert.deepEqual(Object.keys(closure['packages'] as object), ['tinydep', 'tinyrepro']);
+  // No declared venv, no closure (a system interpreter's packages are the distribution's).
+  assert.equal(pipManager.lockFromFacts(facts, new Map([[a.address, a]])).size, 0);
+
+  const create = (version: string): Change => ({
+    address: a.address,
+    kind: 'pip',
+    action: 'create',
+    after: { scope: '/opt/v', name: 'tinyrepro', version },
+  });
+  const run = (c: Change, lock: Attrs | undefined): string[] =>
+    pipManager
+      .commands({
+        changes: [c],
+        resources,
+        facts: {},
+        changedKinds: new Set(),
+        ctx: CTX,
+        locked: (addr) => (addr === 'pip-venv:/opt/v' ? lock : undefined),
+      })
+      .map((x) => x.script.split('\n').find((l) => l.includes(' -m pip install '))!);
+  // Complete closure, one hash missing: the closure with --no-deps, no --require-hashes.
+  assert.match(
+    run(create('2.0'), closure)[0]!,
+    / --no-deps \$\{_r_rep:\+--report "\$_r_rep"\} tinydep==1\.0 tinyrepro==2\.0$/,
+  );
+  // A version the closure does not hold (a pin or --update changed it): the resolver.
+  assert.match(
+    run(create('1.0'), closure)[0]!,
+    /--no-input \$\{_r_rep:\+--report "\$_r_rep"\} tinyrepro==1\.0$/,
+  );
+  // No lock: the resolver.
+  assert.match(
+    run(create('2.0'), undefined)[0]!,
+    /--no-input \$\{_r_rep:\+--report "\$_r_rep"\} tinyrepro==2\.0$/,
+  );
+  // Every entry hashed: a requirements file with --hash and --require-hashes.
+  const hashed: Attrs = {
+    packages: {
+      tinydep: { version: '1.0', sha256: 'a'.repeat(64) },
+      tinyrepro: { version: '2.0', sha256: 'b'.repeat(64) },
+    },
+  };
+  const all = pipManager.commands({
+    changes: [create('2.0')],
+    resources,
+    facts: {},
+    changedKinds: new Set(),
+    ctx: CTX,
+    locked: () => hashed,
+  })[0]!.script;
+  assert.match(all, /'tinydep==1\.0 --hash=sha256:a{64}' 'tinyrepro==2\.0 --hash=sha256:b{64}'/);
+  assert.match(all, /--no-deps --require-hashes \$\{_r_rep:\+--report "\$_r_rep"\} -r "\$_r_req"/);
 });
 
 test('pip-venv probe parses real output: venv, absent, not a venv', () => {
@@ -214,12 +367,18 @@ test('pip commands: one install and one uninstall per scope, every value quoted'
     out[0]!.script,
     /'\/opt\/my venv'\/bin\/python -m pip uninstall -y --disable-pip-version-check --no-input old-pkg$/,
   );
-  const install = out[1]!.script.split('\n').at(-1)!;
+  const lines = out[1]!.script.split('\n');
   assert.equal(
-    install,
+    lines.find((l) => l.includes(' -m pip install ')),
     "'/opt/my venv'/bin/python -m pip install --disable-pip-version-check --no-input --index-url " +
       "https://user:s3cret@pypi.example.org/simple --find-links '/wheels/it'\\''s' --no-index " +
-      "'tinyrepro[cli]==2.0' tinydep",
+      '${_r_rep:+--report "$_r_rep"} \'tinyrepro[cli]==2.0\' tinydep',
+  );
+  // pip >= 22.2 reports the archives' sha256; repro keeps them beside the venv for the lock.
+  assert.match(lines.at(-1)!, /"\$_r_rep" '\/opt\/my venv'\/\.repro-wheel-sha256 \|\| true; rm -f/);
+  assert.match(
+    out[1]!.script,
+    /case \$_r_pipv in \[0-9\]\.\*\|1\[0-9\]\.\*\|2\[01\]\.\*\|22\.\[01\]/,
   );
   assert.doesNotMatch(out[1]!.display, /s3cret/);
   // System interpreter: PEP 668's --break-system-packages when the stdlib is externally managed.
