@@ -17,6 +17,7 @@ import {
   probeLines,
   recordLive,
   sha256Hex,
+  sourceFileDiff,
   str,
   strList,
   writeFileScript,
@@ -202,34 +203,7 @@ export const aptSource = {
   },
 
   diff(input: DiffInput): Change {
-    const { resource, live } = input;
-    if (!resource) {
-      const name = str(live, 'name') ?? str(input.recorded, 'name');
-      const address = `apt-source:${name ?? '?'}`;
-      return live
-        ? {
-            address,
-            kind: 'apt-source',
-            action: 'delete',
-            before: live,
-            reason: 'removed from the spec',
-          }
-        : { address, kind: 'apt-source', action: 'noop' };
-    }
-    const after = expected(resource);
-    const base = { address: resource.address, kind: 'apt-source' as const };
-    if (!live) return { ...base, action: 'create', after, reason: 'not configured' };
-    const listDiffers = live['list_sha256'] !== after['list_sha256'];
-    const keyDiffers = live['key_sha256'] !== after['key_sha256'];
-    if (!listDiffers && !keyDiffers) return { ...base, action: 'noop', before: live, after };
-    const what = [listDiffers ? 'sources list' : '', keyDiffers ? 'key' : ''].filter(Boolean);
-    return {
-      ...base,
-      action: 'update',
-      before: live,
-      after,
-      reason: `${what.join(' and ')} ${what.length === 1 ? 'differs' : 'differ'} from the spec`,
-    };
+    return sourceFileDiff(input, 'apt-source', expected, 'list_sha256', 'sources list');
   },
 
   commands(input: CommandInput): Command[] {

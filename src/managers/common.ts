@@ -10,7 +10,7 @@
 //   break out of its quotes or show up in a Command's display.
 import type { Diagnostic } from '../core/errors.js';
 import { shellQuote } from '../core/shell.js';
-import type { Attrs, JsonValue, Resource } from '../core/types.js';
+import type { Attrs, Change, JsonValue, Resource } from '../core/types.js';
 import type { DiffInput } from './types.js';
 
 export { sha256Hex } from '../core/canonical.js';
@@ -171,4 +171,40 @@ export function recordLive(
   _previous?: Attrs,
 ): Attrs | undefined {
   return live;
+}
+
+/**
+ * The diff of a package source kept as one config file plus an optional signing key (apt-source,
+ * yum-repo): both compared by sha256, `fileAttr` naming the config file's hash attribute and
+ * `fileLabel` what the reason calls it.
+ */
+export function sourceFileDiff(
+  input: DiffInput,
+  kind: 'apt-source' | 'yum-repo',
+  expected: (resource: Resource) => Attrs,
+  fileAttr: string,
+  fileLabel: string,
+): Change {
+  const { resource, live } = input;
+  if (!resource) {
+    const name = str(live, 'name') ?? str(input.recorded, 'name');
+    const address = `${kind}:${name ?? '?'}`;
+    return live
+      ? { address, kind, action: 'delete', before: live, reason: 'removed from the spec' }
+      : { address, kind, action: 'noop' };
+  }
+  const after = expected(resource);
+  const base = { address: resource.address, kind };
+  if (!live) return { ...base, action: 'create', after, reason: 'not configured' };
+  const fileDiffers = live[fileAttr] !== after[fileAttr];
+  const keyDiffers = live['key_sha256'] !== after['key_sha256'];
+  if (!fileDiffers && !keyDiffers) return { ...base, action: 'noop', before: live, after };
+  const what = [fileDiffers ? fileLabel : '', keyDiffers ? 'key' : ''].filter(Boolean);
+  return {
+    ...base,
+    action: 'update',
+    before: live,
+    after,
+    reason: `${what.join(' and ')} ${what.length === 1 ? 'differs' : 'differ'} from the spec`,
+  };
 }

@@ -19,6 +19,7 @@ import {
   probeLines,
   recordLive,
   sha256Hex,
+  sourceFileDiff,
   str,
   writeFileScript,
 } from './common.js';
@@ -152,34 +153,7 @@ export const yumRepo = {
   },
 
   diff(input: DiffInput): Change {
-    const { resource, live } = input;
-    if (!resource) {
-      const name = str(live, 'name') ?? str(input.recorded, 'name');
-      const address = `yum-repo:${name ?? '?'}`;
-      return live
-        ? {
-            address,
-            kind: 'yum-repo',
-            action: 'delete',
-            before: live,
-            reason: 'removed from the spec',
-          }
-        : { address, kind: 'yum-repo', action: 'noop' };
-    }
-    const after = expected(resource);
-    const base = { address: resource.address, kind: 'yum-repo' as const };
-    if (!live) return { ...base, action: 'create', after, reason: 'not configured' };
-    const repoDiffers = live['repo_sha256'] !== after['repo_sha256'];
-    const keyDiffers = live['key_sha256'] !== after['key_sha256'];
-    if (!repoDiffers && !keyDiffers) return { ...base, action: 'noop', before: live, after };
-    const what = [repoDiffers ? '.repo file' : '', keyDiffers ? 'key' : ''].filter(Boolean);
-    return {
-      ...base,
-      action: 'update',
-      before: live,
-      after,
-      reason: `${what.join(' and ')} ${what.length === 1 ? 'differs' : 'differ'} from the spec`,
-    };
+    return sourceFileDiff(input, 'yum-repo', expected, 'repo_sha256', '.repo file');
   },
 
   commands(input: CommandInput): Command[] {
