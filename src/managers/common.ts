@@ -70,6 +70,17 @@ export function probeFragment(lines: readonly string[]): string {
 }
 
 /** The path a path-named resource (`file:`, `git:`, `datalad:`) is about, from any side. */
+/**
+ * An attribute of the resource a diff is about, from the spec, else the target, else the state
+ * (a resource removed from the spec has only the last two); throws naming the manager when none
+ * has it.
+ */
+export function attrOf(input: DiffInput, key: string, kind: string): string {
+  const v = str(input.resource?.desired, key) ?? str(input.live, key) ?? str(input.recorded, key);
+  if (v === undefined) throw new Error(`${kind}.diff: no resource, live or recorded ${key}`);
+  return v;
+}
+
 export function pathOf(input: DiffInput, kind: string): string {
   const p = input.resource?.name ?? str(input.live, 'path') ?? str(input.recorded, 'path');
   if (p === undefined) throw new Error(`${kind}.diff: no resource, live or recorded path`);

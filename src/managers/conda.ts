@@ -24,6 +24,7 @@ import type { Diagnostic } from '../core/errors.js';
 import { shellJoin, shellQuote, type Command } from '../core/shell.js';
 import type { Attrs, Change, JsonValue, Resource } from '../core/types.js';
 import {
+  attrOf,
   CONTROL,
   diag,
   failScript,
@@ -802,12 +803,7 @@ export const condaEnvManager = {
   },
 
   diff(input: DiffInput): Change {
-    const prefix =
-      str(input.resource?.desired, 'prefix') ??
-      str(input.live, 'prefix') ??
-      str(input.recorded, 'prefix');
-    if (prefix === undefined)
-      throw new Error('conda-env.diff: no resource, live or recorded prefix');
+    const prefix = attrOf(input, 'prefix', 'conda-env');
     const address = input.resource?.address ?? `conda-env:${prefix}`;
     const { live, resource } = input;
     if (!resource) {
@@ -1086,17 +1082,8 @@ export const condaManager = {
   },
 
   diff(input: DiffInput): Change {
-    const prefix =
-      str(input.resource?.desired, 'prefix') ??
-      str(input.live, 'prefix') ??
-      str(input.recorded, 'prefix');
-    const name =
-      str(input.resource?.desired, 'name') ??
-      str(input.live, 'name') ??
-      str(input.recorded, 'name');
-    if (prefix === undefined || name === undefined) {
-      throw new Error('conda.diff: no resource, live or recorded prefix and name');
-    }
+    const prefix = attrOf(input, 'prefix', 'conda');
+    const name = attrOf(input, 'name', 'conda');
     const address = input.resource?.address ?? `conda:${prefix}:${name}`;
     const { live, resource } = input;
     if (!resource) {

@@ -19,6 +19,7 @@ import type { Diagnostic } from '../core/errors.js';
 import { shellJoin, shellQuote, type Command } from '../core/shell.js';
 import type { Attrs, Change, JsonValue, Resource } from '../core/types.js';
 import {
+  attrOf,
   CONTROL,
   diag,
   failScript,
@@ -354,11 +355,7 @@ export const pipVenvManager = {
   },
 
   diff(input: DiffInput): Change {
-    const path =
-      str(input.resource?.desired, 'path') ??
-      str(input.live, 'path') ??
-      str(input.recorded, 'path');
-    if (path === undefined) throw new Error('pip-venv.diff: no resource, live or recorded path');
+    const path = attrOf(input, 'path', 'pip-venv');
     const address = input.resource?.address ?? `pip-venv:${path}`;
     const { live } = input;
     if (!input.resource) {
@@ -823,17 +820,8 @@ export const pipManager = {
   },
 
   diff(input: DiffInput): Change {
-    const scope =
-      str(input.resource?.desired, 'scope') ??
-      str(input.live, 'scope') ??
-      str(input.recorded, 'scope');
-    const name =
-      str(input.resource?.desired, 'name') ??
-      str(input.live, 'name') ??
-      str(input.recorded, 'name');
-    if (scope === undefined || name === undefined) {
-      throw new Error('pip.diff: no resource, live or recorded scope and name');
-    }
+    const scope = attrOf(input, 'scope', 'pip');
+    const name = attrOf(input, 'name', 'pip');
     const address = input.resource?.address ?? `pip:${scope}:${name}`;
     const { live } = input;
     if (!input.resource) {
