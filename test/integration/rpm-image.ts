@@ -10,7 +10,7 @@
 // and is rebuilt only when the recipe or the base image changes. It is labelled `repro-test=true`.
 import { createHash } from 'node:crypto';
 import { runProcess } from '../../providers/process.js';
-import { BASE_IMAGE, TEST_LABEL, uniqueName } from './helpers.js';
+import { BASE_IMAGE, startTestContainer, TEST_LABEL, uniqueName } from './helpers.js';
 
 export const RPM_IMAGE = 'repro-test/rpm:dnf';
 
@@ -95,17 +95,7 @@ export async function ensureRpmImage(): Promise<string> {
   // An image of an older recipe is replaced: remove it once the new one has the tag.
   const stale = await runProcess('docker', ['image', 'inspect', '--format', '{{.Id}}', RPM_IMAGE]);
   const name = uniqueName('repro-test-rpm-build');
-  await docker([
-    'run',
-    '-d',
-    '--name',
-    name,
-    '--label',
-    `${TEST_LABEL}=true`,
-    BASE_IMAGE,
-    'sleep',
-    'infinity',
-  ]);
+  await startTestContainer(name);
   try {
     await docker(['exec', '-i', name, 'sh', '-s'], RECIPE);
     await docker([
