@@ -277,10 +277,26 @@ export async function destroyTarget(ws: Workspace, opts: DestroyOptions): Promis
   try {
     const state = await readTargetState(ws);
     const lockFile = await readLock(ws.lockPath);
-    const { live, connected } = await refreshTarget(ws, state, true);
+    const binding = state?.target.binding ?? null;
+    const created = binding !== null && binding['created'] === true;
+    let refreshed: Awaited<ReturnType<typeof refreshTarget>>;
+    // A target repro created but cannot reach now (a stopped EC2 instance, a dead sshd) is still
+    // destroyed: the provider removes it whole, and nothing on it needs a refresh for that.
+    let unreachable: unknown;
     try {
-      const binding = state?.target.binding ?? null;
-      const ownsTarget = connected !== undefined && binding !== null && binding['created'] === true;
+      refreshed = await refreshTarget(ws, state, true);
+    } catch (e) {
+      if (!created) throw e;
+      unreachable = e;
+      ws.opts.io.notify(
+        'warn',
+        `target '${ws.target.name}' cannot be refreshed (${e instanceof Error ? e.message : String(e)}); it was created by repro, so destroy removes it through the provider without refreshing`,
+      );
+      refreshed = { live: EMPTY_LIVE, connected: undefined };
+    }
+    const { live, connected } = refreshed;
+    try {
+      const ownsTarget = created && (connected !== undefined || unreachable !== undefined);
       const plan = computePlan({
         spec: ws.spec,
         targetName: ws.target.name,
@@ -296,7 +312,7 @@ export async function destroyTarget(ws: Workspace, opts: DestroyOptions): Promis
       opts.onPlan(plan);
       if (!state || !hasChanges(plan)) return { plan, aborted: false };
       if (!(await opts.confirm(plan))) return { plan, aborted: true };
-      if (!connected) {
+      if (!connected && unreachable === undefined) {
         // The target is already gone: forget what state recorded about it.
         await writeState(ws.statePath, state, {
           ...state,
@@ -306,7 +322,7 @@ export async function destroyTarget(ws: Workspace, opts: DestroyOptions): Promis
         return { plan, aborted: false };
       }
       if (ownsTarget) {
-        await connected.connection.close();
+        await connected?.connection.close();
         const provider = await providerFor(ws);
         const removed = await provider.destroy(ws.target.config, {
           binding: binding!,
@@ -331,6 +347,9 @@ export async function destroyTarget(ws: Workspace, opts: DestroyOptions): Promis
             },
           };
         }
+        // The provider found nothing of its own to remove, and the target cannot be reached to
+        // remove resources one by one.
+        if (unreachable !== undefined) throw unreachable;
       }
       const active = ownsTarget ? await connectTarget(ws, binding, false) : connected;
       if (!active)
@@ -355,6 +374,8 @@ function describeBinding(provider: string, binding: TargetBinding | null): strin
     return `docker container ${String(binding['container_name'] ?? binding['container_id'])} (created by repro) and everything in it`;
   if (provider === 'chroot')
     return `chroot root ${String(binding['path'])} (created by repro) and everything in it`;
+  if (provider === 'aws-ec2')
+    return `EC2 instance ${String(binding['instance_id'])} in ${String(binding['region'])} (launched by repro, terminated with everything on it)`;
   return `${provider} target`;
 }
 

@@ -37,7 +37,13 @@ import type { Connection, ConnectOptions, TargetBinding } from '../../providers/
 import { BufferIoHost } from '../../src/core/io.js';
 import { ReproError } from '../../src/core/errors.js';
 import { openWorkspace } from '../../src/engine/workspace.js';
-import { applyTarget, driftTarget, planTarget } from '../../src/engine/operations.js';
+import {
+  applyTarget,
+  destroyTarget,
+  driftTarget,
+  planTarget,
+} from '../../src/engine/operations.js';
+import type { Plan } from '../../src/plan/model.js';
 import { newState, writeState } from '../../src/state/store.js';
 import { CLI, run } from './cli.js';
 
@@ -887,6 +893,47 @@ describe('aws-ec2 through the engine', () => {
       ),
     );
     assert.equal(sshCalls.length, 0);
+  });
+
+  test('destroy of a stopped instance repro created terminates it without connecting', async () => {
+    await recordState(BOUND);
+    ec2
+      .on(DescribeInstancesCommand)
+      .resolvesOnce(described('stopped'))
+      .resolves(described('terminated'));
+    ec2.on(TerminateInstancesCommand).resolves({});
+    const io = new BufferIoHost();
+    const ws = await openWorkspace({ specPath: join(dir, 'repro.yaml'), io });
+    let shown: Plan | undefined;
+    const r = await destroyTarget(ws, {
+      onPlan: (p) => (shown = p),
+      confirm: () => Promise.resolve(true),
+    });
+    assert.equal(r.aborted, false);
+    assert.match(shown?.destroy_target ?? '', new RegExp(ID));
+    assert.deepEqual(
+      ec2.commandCalls(TerminateInstancesCommand).map((c) => c.args[0].input),
+      [{ InstanceIds: [ID] }],
+    );
+    assert.ok(io.messages.some((m) => m.level === 'warn' && /is stopped/.test(m.text)));
+    const after = JSON.parse(await readFile(statePath, 'utf8')) as {
+      target: { binding: unknown };
+      resources: object;
+    };
+    assert.equal(after.target.binding, null);
+    assert.deepEqual(after.resources, {});
+    assert.equal(sshCalls.length, 0);
+  });
+
+  test('destroy of an unreachable target repro did not create still fails', async () => {
+    await recordState({ ...BOUND, created: false });
+    ec2.on(DescribeInstancesCommand).resolves(described('stopped'));
+    const ws = await openWorkspace({ specPath: join(dir, 'repro.yaml'), io: new BufferIoHost() });
+    await assert.rejects(
+      destroyTarget(ws, { onPlan: () => {}, confirm: () => Promise.resolve(true) }),
+      (e: unknown) => e instanceof ReproError && e.code === 'ec2.stopped',
+    );
+    assert.equal(ec2.commandCalls(TerminateInstancesCommand).length, 0);
   });
 
   test('plan on a terminated instance proposes a new one', async () => {
