@@ -298,6 +298,27 @@ test('pip: venv and packages end to end on docker, offline wheels', async (t) =>
     assert.equal(await sh('first', 'cat /opt/notvenv/data'), 'x\n', 'left untouched');
   });
 
+  await step('a venv whose interpreter is missing is a clear error naming it', async () => {
+    await writeFile(
+      file,
+      spec('[tinyrepro]', '/opt/venv311').replace(
+        '  - venv: /opt/venv311\n',
+        '  - venv: /opt/venv311\n    python: python3.99\n',
+      ),
+    );
+    const a = expectCode(await repro(dir, [...first, 'apply', '--auto-approve']), 1, 'apply');
+    assert.match(
+      a.stderr,
+      /the interpreter python3\.99 for venv \/opt\/venv311 is not on the target/,
+    );
+    assert.match(a.stderr, /pip-venv:\/opt\/venv311/);
+    assert.notEqual(
+      (await run(['docker', 'exec', cname('first'), 'test', '-e', '/opt/venv311'])).code,
+      0,
+      'nothing half-made',
+    );
+  });
+
   await step(
     'the system interpreter: Debian python3 (externally managed), drift, restore',
     async () => {
