@@ -239,7 +239,8 @@ files:
 `,
   );
   const r = expectCode(await repro(dir, ['apply', '--auto-approve']), 1, 'apply');
-  assert.match(r.stderr, /Error: apt batch failed \[apt:nosuchpkg-repro\]/);
+  // The failure names the spec position of the package as written (line 7, column 22).
+  assert.match(r.stderr, /Error: repro\.yaml:7:22: apt batch failed \[apt:nosuchpkg-repro\]/);
   assert.match(r.stderr, /command failed with exit code 100: .*apt-get .*install/);
   assert.match(r.stderr, /Unable to locate package nosuchpkg-repro/);
   assert.match(
