@@ -2,12 +2,20 @@
 // does not resolve and load ~100 small ES modules one by one: that was most of a no-op `repro
 // plan`'s time. The bundle sits at the same depth as the modules it replaces, so every path they
 // compute from import.meta.url (the schema, the precompiled validator) still holds.
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { stdout } from 'node:process';
 import { build } from 'esbuild';
 
+// Chunks of earlier builds have other hashes: remove them so dist/ holds one bundle.
+const OUT = 'dist/src/cli';
+for (const f of await readdir(OUT)) {
+  if (/^repro-.*\.js$/.test(f)) await rm(join(OUT, f));
+}
+
 await build({
   entryPoints: { repro: 'dist/src/cli/main.js' },
-  outdir: 'dist/src/cli',
+  outdir: OUT,
   bundle: true,
   splitting: true,
   format: 'esm',

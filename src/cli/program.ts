@@ -1,5 +1,6 @@
 // The repro command line: commander wiring only. Each command calls one engine function, picks a
 // view and sets the exit code (0 success, 1 error, 2 changes with --detailed-exitcode).
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CliHost, type GlobalOptions } from './host.js';
 import { CliContext } from './context.js';
@@ -31,6 +32,18 @@ export function normalizeArgv(argv: readonly string[]): string[] {
   );
 }
 
+/** repro's version, from the package.json three levels above dist/src/cli (bundle or not). */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(
+      readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+    ) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const rawColor = !argv.includes('--no-color');
   const host = new CliHost(rawColor);
@@ -41,6 +54,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description(
       'Declare a computational environment in one YAML spec and make a real machine match it.',
     )
+    .version(packageVersion(), '-V, --version', "print repro's version")
     .option('-f, --spec <file>', 'the spec file', 'repro.yaml')
     .option('-t, --target <name>', 'which target of the spec to work on')
     .option('--state <file>', 'state file (default: state/<target>.json beside the spec)')

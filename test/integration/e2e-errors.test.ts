@@ -43,6 +43,17 @@ run:
 `;
 }
 
+test('--version prints the version in package.json; an unknown option is an error', async () => {
+  const dir = await workdir();
+  const pkg = JSON.parse(
+    await readFile(new URL('../../../package.json', import.meta.url), 'utf8'),
+  ) as { version: string };
+  const v = expectCode(await repro(dir, ['--version']), 0, '--version');
+  assert.equal(v.stdout, `${pkg.version}\n`);
+  const bad = expectCode(await repro(dir, ['--versoin']), 1, 'typo');
+  assert.match(bad.stderr, /unknown option '--versoin'/);
+});
+
 test('bad specs: each problem with file:line:col, all at once, exit 1, no stack', async () => {
   const dir = await workdir();
   await writeFile(
