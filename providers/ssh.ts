@@ -621,12 +621,25 @@ export class SshConnection implements Connection {
     if (raw) stdin.setRawMode(true);
     const onResize = () => stream.setWindow(stdout.rows ?? 24, stdout.columns ?? 80, 0, 0);
     if (opts.tty) stdout.on('resize', onResize);
+    // The reader of our stdout went away (`repro exec -- seq 1 1000000 | head`): end the session
+    // and exit as the left side of a shell pipeline would, of SIGPIPE (128 + 13), not crash.
+    let readerGone = false;
+    const onStdoutError = () => {
+      readerGone = true;
+      // Drain what is still in flight (a paused channel never emits 'close'), then close it.
+      stream.unpipe(stdout);
+      stream.resume();
+      stream.close();
+    };
+    stdout.on('error', onStdoutError);
     return new Promise<number>((res, rej) => {
       let exitCode = 255;
       let done = false;
       const restore = () => {
         if (raw) stdin.setRawMode(false);
         if (opts.tty) stdout.off('resize', onResize);
+        stdout.off('error', onStdoutError);
+        stream.unpipe(stdout);
         stdin.unpipe(stream);
         stdin.pause();
         this.inflight.delete(onLost);
@@ -647,7 +660,7 @@ export class SshConnection implements Connection {
         if (done) return;
         done = true;
         restore();
-        res(exitCode);
+        res(readerGone ? 141 : exitCode);
       });
       stream.pipe(stdout, { end: false });
       stream.stderr.pipe(process.stderr, { end: false });

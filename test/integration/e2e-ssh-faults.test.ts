@@ -385,6 +385,23 @@ process.exit(code);
   const pty = await attach('tty', ['sh', '-c', 'tty; exit 3'], '');
   assert.equal(pty.code, 3);
   assert.match(pty.stdout, /^\/dev\/pts\/\d+\r?\n$/);
+  // A reader that goes away (`| head`) ends the session with 141, as SIGPIPE would, no crash.
+  const headed = await run([
+    'bash',
+    '-c',
+    'set -o pipefail; "$0" "$@" | head -n 2; echo "rc=$?" >&2',
+    process.execPath,
+    script,
+    f.main.ip,
+    f.key.key,
+    'pipe',
+    'seq',
+    '1',
+    '10000000',
+  ]);
+  assert.equal(headed.stdout, '1\n2\n');
+  assert.doesNotMatch(headed.stderr, /EPIPE|Unhandled|at /);
+  assert.match(headed.stderr, /rc=141\n$/);
 });
 
 test('with no key, the ssh agent at $SSH_AUTH_SOCK authenticates', async (t) => {
