@@ -827,7 +827,7 @@ export const ec2Provider = {
         s.client.send(
           new s.sdk.CreateImageCommand({
             InstanceId: id,
-            Name: opts.name,
+            Name: amiName(opts),
             Description: `repro snapshot ${opts.name} of ${id}`,
             TagSpecifications: [
               { ResourceType: 'image', Tags: tags },
@@ -872,4 +872,20 @@ function requireId(binding: TargetBinding, what: string): string {
     );
   }
   return id;
+}
+
+/**
+ * The AMI's name: EC2 wants 3–128 characters of letters, digits and ()[] ./-'@_, unique per
+ * account and region, so the snapshot name alone (`s3`) is too short and would collide across
+ * targets. Spec, target and lineage make it unique; the snapshot's own name is also a tag.
+ */
+export function amiName(o: {
+  specName: string;
+  target: string;
+  name: string;
+  labels: Readonly<Record<string, string>>;
+}): string {
+  const lineage = Object.entries(o.labels).find(([k]) => k.endsWith('lineage'))?.[1] ?? '';
+  const raw = `repro-${o.specName}-${o.target}-${o.name}${lineage ? `-${lineage.slice(0, 8)}` : ''}`;
+  return raw.replace(/[^A-Za-z0-9()[\] ./'@_-]/g, '-').slice(0, 128);
 }

@@ -458,7 +458,12 @@ async function restoreRoot(file: string, root: string, io: IoHost): Promise<void
     throw e;
   }
   if (existsSync(root)) {
-    await unmountAllBelow(root);
+    try {
+      await unmountAllBelow(root);
+    } catch (e) {
+      await removeRootTree(staging);
+      throw e;
+    }
     const old = join(parent, `.${basename(root)}.repro-old-${process.pid}`);
     try {
       await rename(root, old);

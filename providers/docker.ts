@@ -60,6 +60,7 @@ export const MANAGED_LABEL = 'org.repro.managed';
 export const TARGET_LABEL = 'org.repro.target';
 /** Set on snapshot images (by the engine's labels): what marks an image as a repro snapshot. */
 const SNAPSHOT_LABEL = 'org.repro.snapshot';
+const LINEAGE_LABEL = 'org.repro.lineage';
 
 const EXEC_ENV = ['LC_ALL=C', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'];
 
@@ -664,10 +665,13 @@ export const dockerProvider = {
           'docker.commit',
           `docker commit of ${config.container} returned no image id`,
         );
+      // Only a snapshot image of this same state (lineage) is ours to remove: another checkout
+      // of a spec with the same name and target shares the repository name.
       if (
         previous &&
         previous.Id !== id &&
-        previous.Config?.Labels?.[SNAPSHOT_LABEL] !== undefined
+        previous.Config?.Labels?.[SNAPSHOT_LABEL] !== undefined &&
+        previous.Config.Labels[LINEAGE_LABEL] === labels[LINEAGE_LABEL]
       ) {
         await docker
           .getImage(previous.Id)
@@ -704,6 +708,19 @@ export const dockerProvider = {
       }
       const old = await findContainer(docker, config, binding, io);
       const labels: Record<string, string> = { ...old?.Config.Labels };
+      // The container is replaced only when repro made it or state recorded this very one, as
+      // destroy decides: a container that merely took the name is someone else's.
+      if (
+        old &&
+        old.Config.Labels?.[MANAGED_LABEL] !== 'true' &&
+        !(binding['container_id'] === old.Id)
+      ) {
+        throw new ReproError(
+          'docker.not-ours',
+          `container ${config.container} (${old.Id.slice(0, 12)}) was not created by repro for this target; refusing to replace it with snapshot ${snapshot.name}`,
+          { hint: 'remove or rename that container yourself, then run repro reset again' },
+        );
+      }
       if (old) {
         io.notify('progress', `removing container ${config.container} (${old.Id.slice(0, 12)})`);
         try {

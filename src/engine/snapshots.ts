@@ -3,7 +3,7 @@
 // Invariants:
 // - a snapshot is recorded with the resources and spec digest the state held at that moment, and
 //   reset writes exactly those back, so that right after a reset `repro plan` shows what it showed
-//   right after the snapshot;
+//   right after the snapshot, provided repro.lock has not moved since (reset does not rewind it);
 // - snapshots are ordered by name in the file and by `serial` in time (no timestamps: a state
 //   file stays deterministic); the latest is the one with the highest serial;
 // - the provider acts first and the state is written after, atomically (writeState); when the

@@ -752,12 +752,14 @@ export const pipManager = {
       const q = shellQuote(scope);
       const venvTest = `[ -f ${q}/pyvenv.cfg ] && [ -x ${q}/bin/python ]`;
       // The site directories in the interpreter's search order, read with the shell and awk only:
-      // starting Python (and importing pip) costs half a second per scope.
+      // starting Python (and importing pip) costs half a second per scope. Debian's dist-packages
+      // first, then the RPM family's (Fedora/RHEL: /usr/local/lib64, /usr/local/lib, /usr/lib64,
+      // /usr/lib site-packages); a directory that does not exist is skipped.
       const venv = `_r_k=venv; _r_m=$(_r_dists ${q}/lib/python3*/site-packages ${q}/${HASH_FILE})`;
       const system = [
         `_r_k=system; _r_real=$(readlink -f "$(command -v ${q})"); _r_pre=\${_r_real%/bin/*}; _r_ver=\${_r_real##*/}`,
         `  case $_r_ver in python3.[0-9]*) ;; *) _r_ver=$(cd "$_r_pre/lib" 2>/dev/null && ls -d python3.[0-9]* 2>/dev/null | head -n 1) ;; esac`,
-        `  _r_m=$(_r_dists "$HOME/.local/lib/$_r_ver/site-packages" "$_r_pre/local/lib/$_r_ver/dist-packages" "$_r_pre/lib/python3/dist-packages" "$_r_pre/lib/$_r_ver/dist-packages" "$_r_pre/lib/$_r_ver/site-packages")`,
+        `  _r_m=$(_r_dists "$HOME/.local/lib/$_r_ver/site-packages" "$_r_pre/local/lib/$_r_ver/dist-packages" "$_r_pre/lib/python3/dist-packages" "$_r_pre/lib/$_r_ver/dist-packages" "$_r_pre/local/lib64/$_r_ver/site-packages" "$_r_pre/local/lib/$_r_ver/site-packages" "$_r_pre/lib64/$_r_ver/site-packages" "$_r_pre/lib/$_r_ver/site-packages")`,
       ].join('\n');
       lines.push(`_r_k=none; _r_m=''`);
       if (kind === 'venv') {

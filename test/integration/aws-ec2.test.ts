@@ -791,7 +791,8 @@ describe('aws-ec2 destroy, stop, start, snapshot', () => {
       [
         {
           InstanceId: ID,
-          Name: 'after-setup',
+          // Spec, target, snapshot name and lineage: EC2 wants 3+ characters, unique per region.
+          Name: 'repro-demo-cloud-after-setup-6f1c1b4e',
           Description: `repro snapshot after-setup of ${ID}`,
           TagSpecifications: [
             { ResourceType: 'image', Tags: tags },

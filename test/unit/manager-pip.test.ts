@@ -116,6 +116,11 @@ test('pip probe reads dist-info metadata with the shell: venv, missing venv, sys
     script,
     /"\$_r_pre\/local\/lib\/\$_r_ver\/dist-packages" "\$_r_pre\/lib\/python3\/dist-packages"/,
   );
+  // RPM-family interpreters keep pip's installs in /usr/local/lib{64,}/pythonX.Y/site-packages.
+  assert.match(
+    script,
+    /"\$_r_pre\/local\/lib64\/\$_r_ver\/site-packages" "\$_r_pre\/local\/lib\/\$_r_ver\/site-packages" "\$_r_pre\/lib64\/\$_r_ver\/site-packages" "\$_r_pre\/lib\/\$_r_ver\/site-packages"/,
+  );
   const venvOnly = pipManager.parseProbe(readOutput('pip/venv-installed-pip.txt'), its, CTX);
   assert.deepEqual(venvOnly.live.get('pip:/opt/v:tinyrepro'), {
     scope: '/opt/v',
