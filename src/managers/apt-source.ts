@@ -8,13 +8,12 @@
 //   (`.asc` armored, `.gpg` binary); a binary key from the spec is armored here, in TypeScript.
 // - The key is written before the list, so apt never sees a list whose key is missing.
 import type { Diagnostic } from '../core/errors.js';
-import { shellJoin, shellQuote, type Command } from '../core/shell.js';
+import { shellJoin, type Command } from '../core/shell.js';
 import type { Attrs, Change, Resource } from '../core/types.js';
 import {
   diag,
-  itemIndex,
-  probeFragment,
-  probeLines,
+  fileHashProbe,
+  parseFileHashes,
   recordLive,
   sha256Hex,
   sourceFileDiff,
@@ -171,34 +170,18 @@ export const aptSource = {
   },
 
   probeScript(items: readonly ProbeItem[], _ctx: ManagerContext): string {
-    const lines: string[] = [];
-    items.forEach((item, i) => {
-      if (!SOURCE_NAME.test(item.name)) return;
-      for (const [what, path] of [
-        ['list', listPath(item.name)],
-        ['key', keyPath(item.name)],
-      ] as const) {
-        const p = shellQuote(path);
-        lines.push(
-          `if [ -f ${p} ]; then printf 'I\\t${i}\\t${what}\\t%s\\n' "$(sha256sum < ${p} | cut -c1-64)"; fi`,
-        );
-      }
-    });
-    return probeFragment(lines);
+    return fileHashProbe(
+      items,
+      (n) => SOURCE_NAME.test(n),
+      (n) => [
+        ['list', listPath(n)],
+        ['key', keyPath(n)],
+      ],
+    );
   },
 
   parseProbe(output: string, items: readonly ProbeItem[], _ctx: ManagerContext): ProbeResult {
-    const live = new Map<string, Attrs>();
-    for (const { tag, fields } of probeLines(output)) {
-      const i = itemIndex(fields[0], items.length);
-      const sha = fields[2];
-      if (tag !== 'I' || i === undefined || !sha || !/^[0-9a-f]{64}$/.test(sha)) continue;
-      const item = items[i]!;
-      const attrs = live.get(item.address) ?? { name: item.name };
-      if (fields[1] === 'list') attrs['list_sha256'] = sha;
-      else if (fields[1] === 'key') attrs['key_sha256'] = sha;
-      live.set(item.address, attrs);
-    }
+    const live = parseFileHashes(output, items, ['list', 'key']);
     return { live, facts: {} };
   },
 

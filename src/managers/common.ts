@@ -11,7 +11,7 @@
 import type { Diagnostic } from '../core/errors.js';
 import { shellQuote } from '../core/shell.js';
 import type { Attrs, Change, JsonValue, Resource } from '../core/types.js';
-import type { DiffInput } from './types.js';
+import type { DiffInput, ProbeItem } from './types.js';
 
 export { sha256Hex } from '../core/canonical.js';
 
@@ -181,6 +181,47 @@ export function recordLive(
   live: Attrs | undefined,
   _previous?: Attrs,
 ): Attrs | undefined {
+  return live;
+}
+
+/**
+ * Probe lines for a package source kept as files (apt-source, yum-repo): for each item whose name
+ * passes `valid`, the sha256 of each of its files that exists, as `I\tINDEX\tWHAT\tSHA`.
+ */
+export function fileHashProbe(
+  items: readonly ProbeItem[],
+  valid: (name: string) => boolean,
+  files: (name: string) => readonly (readonly [string, string])[],
+): string {
+  const lines: string[] = [];
+  items.forEach((item, i) => {
+    if (!valid(item.name)) return;
+    for (const [what, path] of files(item.name)) {
+      const p = shellQuote(path);
+      lines.push(
+        `if [ -f ${p} ]; then printf 'I\\t${i}\\t${what}\\t%s\\n' "$(sha256sum < ${p} | cut -c1-64)"; fi`,
+      );
+    }
+  });
+  return probeFragment(lines);
+}
+
+/** fileHashProbe's output as `{name, WHAT_sha256…}` per item address, for the `whats` expected. */
+export function parseFileHashes(
+  output: string,
+  items: readonly ProbeItem[],
+  whats: readonly string[],
+): Map<string, Attrs> {
+  const live = new Map<string, Attrs>();
+  for (const { tag, fields } of probeLines(output)) {
+    const i = itemIndex(fields[0], items.length);
+    const sha = fields[2];
+    if (tag !== 'I' || i === undefined || !sha || !/^[0-9a-f]{64}$/.test(sha)) continue;
+    const item = items[i]!;
+    const attrs = live.get(item.address) ?? { name: item.name };
+    if (fields[1] !== undefined && whats.includes(fields[1])) attrs[`${fields[1]}_sha256`] = sha;
+    live.set(item.address, attrs);
+  }
   return live;
 }
 

@@ -10,13 +10,12 @@
 //   key is missing. Removing the repository removes both files; an imported key stays in the
 //   rpmdb (it may sign other repositories' packages too).
 import type { Diagnostic } from '../core/errors.js';
-import { shellJoin, shellQuote, type Command } from '../core/shell.js';
+import { shellJoin, type Command } from '../core/shell.js';
 import type { Attrs, Change, Resource } from '../core/types.js';
 import {
   diag,
-  itemIndex,
-  probeFragment,
-  probeLines,
+  fileHashProbe,
+  parseFileHashes,
   recordLive,
   sha256Hex,
   sourceFileDiff,
@@ -118,35 +117,19 @@ export const yumRepo = {
   },
 
   probeScript(items: readonly ProbeItem[], _ctx: ManagerContext): string {
-    const lines: string[] = [];
-    items.forEach((item, i) => {
-      if (!REPO_NAME.test(item.name)) return;
-      for (const [what, path] of [
-        ['repo', repoPath(item.name)],
-        ['key', keyPath(item.name)],
-      ] as const) {
-        const p = shellQuote(path);
-        lines.push(
-          `if [ -f ${p} ]; then printf 'I\\t${i}\\t${what}\\t%s\\n' "$(sha256sum < ${p} | cut -c1-64)"; fi`,
-        );
-      }
-    });
-    return probeFragment(lines);
+    return fileHashProbe(
+      items,
+      (n) => REPO_NAME.test(n),
+      (n) => [
+        ['repo', repoPath(n)],
+        ['key', keyPath(n)],
+      ],
+    );
   },
 
   parseProbe(output: string, items: readonly ProbeItem[], _ctx: ManagerContext): ProbeResult {
-    const live = new Map<string, Attrs>();
-    for (const { tag, fields } of probeLines(output)) {
-      const i = itemIndex(fields[0], items.length);
-      const sha = fields[2];
-      if (tag !== 'I' || i === undefined || !sha || !/^[0-9a-f]{64}$/.test(sha)) continue;
-      const item = items[i]!;
-      // The key alone is not the repository: without its .repo file there is nothing to record.
-      const attrs = live.get(item.address) ?? { name: item.name };
-      if (fields[1] === 'repo') attrs['repo_sha256'] = sha;
-      else if (fields[1] === 'key') attrs['key_sha256'] = sha;
-      live.set(item.address, attrs);
-    }
+    const live = parseFileHashes(output, items, ['repo', 'key']);
+    // The key alone is not the repository: without its .repo file there is nothing to record.
     for (const [address, attrs] of live)
       if (attrs['repo_sha256'] === undefined) live.delete(address);
     return { live, facts: {} };
